@@ -1,0 +1,68 @@
+"""What a check file uses: questions, points, and readable comparisons.
+
+A check file `arcourse/grading/checks/test_exNN.py` holds one class per question:
+
+    @question("entropy", "H(p) of a batch of distributions")
+    class TestEntropy:
+        @points(2)
+        def test_matches_reference(self, student):
+            got = student.entropy(p)          # runs the student's function
+            check_close(got, reference(p), "entropy(p)", p=p)
+
+`student.NAME(...)` calls the submission's top-level function NAME. Pass only data and
+picklable objects (tensors, arrays, numbers, strings, torch modules, top-level functions)
+and treat what comes back as data: the grader may run the submission in another process.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+
+def question(name: str, description: str = ""):
+    """Mark a test class as one graded question (points add up per question)."""
+    def mark(cls):
+        cls = pytest.mark.question(name=name, description=description)(cls)
+        return cls
+    return mark
+
+
+def points(value: float):
+    """The points a test is worth when it passes."""
+    if not value > 0:
+        raise ValueError(f"points must be > 0, got {value!r}")
+    return pytest.mark.points(value)
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    if isinstance(value, torch.Tensor):
+        text = f"tensor{tuple(value.shape)} {value.detach().cpu().numpy()!r}"
+    elif isinstance(value, np.ndarray):
+        text = f"array{value.shape} {value!r}"
+    else:
+        text = repr(value)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _as_tensor(value: Any, what: str) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    try:
+        return torch.as_tensor(np.asarray(value))
+    except (TypeError, ValueError, RuntimeError):
+        raise AssertionError(f"{what} should be a tensor or array, got {_short(value)}") from None
+
+
+def check_close(got: Any, want: Any, what: str, *, atol: float = 1e-6, rtol: float = 1e-5, **inputs: Any) -> None:
+    """Assert that got == want within tolerance, with a message naming the call, its
+    inputs, and the expected vs. received values (shortened)."""
+    context = "".join(f"\n  {k} = {_short(v)}" for k, v in inputs.items())
+    got_t, want_t = _as_tensor(got, what), _as_tensor(want, "the reference")
+    if tuple(got_t.shape) != tuple(want_t.shape):
+        raise AssertionError(f"{what} returned shape {tuple(got_t.shape)}, expected {tuple(want_t.shape)}{context}")
+    if not torch.allclose(got_t.double(), want_t.double(), atol=atol, rtol=rtol, equal_nan=True):
+        raise AssertionError(f"{what} is wrong{context}\n  expected {_short(want_t)}\n  received {_short(got_t)}")

@@ -1,0 +1,8 @@
+"""The course's models, one readable file per family.
+
+Each model's `forward` returns logits with the category axis last, so `arcourse.nll` and
+`arcourse.train` serve all of them; sequence models also speak the `generate` protocol of
+`arcourse.decoding` (`start`/`step` for fast incremental generation).
+"""
+
+__all__: list[str] = []

@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Set up the course on a fresh machine and open it, or run its tests.
+
+    python3 course.py lab     # install into .venv, build the notebooks, open JupyterLab
+    python3 course.py test    # install into .venv (with test extras), build, run the whole suite
+
+Only the Python standard library is used here, so this runs with nothing but Python >= 3.10.
+Both commands are idempotent: a second run skips what is already installed and built.
+
+PyTorch: the default is `torch==2.13.0` from the package index (on Linux that wheel is a CUDA
+build; see README for a CPU-only or a specific CUDA build). If .venv already holds a torch,
+it is left alone, so a build you installed yourself is kept.
+    ARCOURSE_TORCH        pip requirement for torch (default "torch==2.13.0")
+    ARCOURSE_TORCH_INDEX  extra index URL for torch, e.g. https://download.pytorch.org/whl/cu126
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".arcourse-install"
+
+
+def _run(*cmd: str | Path) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run([str(c) for c in cmd], cwd=ROOT, check=True)
+
+
+def _has_torch() -> bool:
+    probe = subprocess.run([str(PY), "-c", "import torch"], capture_output=True)
+    return probe.returncode == 0
+
+
+def install(extras: str) -> None:
+    """Create .venv and install torch plus the course (editable), once per pyproject change."""
+    if sys.version_info < (3, 10):
+        sys.exit(f"arcourse needs Python >= 3.10, this is {sys.version.split()[0]}")
+    if not PY.exists():
+        print(f"creating virtual environment {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == want and _has_torch():
+        return
+    pip = [PY, "-m", "pip", "install", "--disable-pip-version-check"]
+    target = f".[{extras}]" if extras else "."
+    if _has_torch():
+        _run(*pip, "-e", target)
+    else:
+        # torch in the same command as the course, so pip never resolves a different build
+        torch_req = os.environ.get("ARCOURSE_TORCH", "torch==2.13.0")
+        index = os.environ.get("ARCOURSE_TORCH_INDEX")
+        _run(*pip, torch_req, "-e", target, *(["--extra-index-url", index] if index else []))
+    STAMP.write_text(want)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"lab", "test", "install"}:
+        print(__doc__)
+        return 2
+    command, rest = argv[0], argv[1:]
+    install("test" if command == "test" else "")
+    _run(BIN / "arcourse", "build")
+    if command == "lab":
+        _run(BIN / "jupyter", "lab", "--notebook-dir", ROOT, *rest)
+    elif command == "test":
+        result = subprocess.run([str(PY), "-m", "pytest", *rest], cwd=ROOT)
+        return result.returncode
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
