@@ -4,6 +4,7 @@ Nothing here downloads: text comes from the `names` package (US census name list
 a path you give; synthetic sources come with their exact entropy so a model's loss can be
 compared with the best achievable.
 """
+from arcourse.data.binary import all_binary_strings, append_rule_bit, majority_bit, parity_bit
 from arcourse.data.synthetic import MarkovChain
 from arcourse.data.text import (
     CharTokenizer,
@@ -16,6 +17,10 @@ from arcourse.data.text import (
 )
 
 __all__ = [
+    "all_binary_strings",
+    "append_rule_bit",
+    "majority_bit",
+    "parity_bit",
     "CharTokenizer",
     "MarkovChain",
     "load_names",
