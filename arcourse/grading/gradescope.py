@@ -95,13 +95,13 @@ def _find_submission(folder: Path, exercise: str) -> Path:
     return candidates[0]
 
 
-def run_autograder(root: str | Path, exercise: str) -> dict:
+def run_autograder(root: str | Path, exercise: str, checks: str | Path | None = None) -> dict:
     """Grade the submission under `root`/submission and write `root`/results/results.json."""
     root = Path(root)
     start = time.perf_counter()
     try:
         submission = _find_submission(root / "submission", exercise)
-        result = grade(submission, exercise=exercise, forbid=[root / "results"])
+        result = grade(submission, exercise=exercise, checks=checks, forbid=[root / "results"])
         results = gradescope_results(result)
     except SubmissionError as err:
         results = gradescope_error(f"This submission could not be graded: {err}", time.perf_counter() - start)

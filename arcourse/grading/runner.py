@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -118,8 +119,10 @@ def _shorten(text: str) -> str:
 def _classify(err: BaseException) -> tuple[str, str]:
     """(status, message) for a failed test."""
     err = _first_error(err)
-    notes = [n for n in getattr(err, "__notes__", []) if isinstance(n, str)]
-    extra = "".join(f"\n{n}" for n in notes if not n.startswith("You can reproduce"))
+    notes = [n for n in getattr(err, "__notes__", []) if isinstance(n, str) and not n.startswith("You can reproduce")]
+    # hypothesis's failing example, without the test's own `self` and `student` arguments
+    extra = "".join("\n" + "\n".join(line for line in n.splitlines()
+                                      if not re.match(r"\s+(self|student)=", line)) for n in notes)
     if isinstance(err, NotImplementedError) and isinstance(err, StudentError):
         hint = err.message.strip()
         return "not_implemented", "not implemented yet" + (f" (hint: {hint})" if hint else "")
