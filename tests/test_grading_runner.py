@@ -10,7 +10,8 @@ from hypothesis import settings
 
 from arcourse import cli
 from arcourse.build import make_exercise, to_notebook_json
-from arcourse.grading import Limits, SubmissionError, format_report, grade, gradescope_results, read_submission
+from arcourse.grading import (GraderError, Limits, SubmissionError, format_report, grade, gradescope_results,
+                              read_submission)
 from grading_toy import CHECKS, POINTS, SOLUTION, variant
 
 
@@ -92,6 +93,9 @@ def test_which_exercise_a_file_is(tmp_path):
     renamed = tmp_path / "alice.py"
     renamed.write_text(SOLUTION.read_text())
     assert read_submission(renamed).exercise == "ex99"
+    notebook = tmp_path / "alice.ipynb"
+    notebook.write_text(to_notebook_json(SOLUTION.read_text()))
+    assert read_submission(notebook).exercise == "ex99"                   # from the notebook metadata
     headless = tmp_path / "ex42_something.py"
     headless.write_text("def f():\n    return 1\n")
     assert read_submission(headless).exercise == "ex42"                   # from the name
@@ -166,3 +170,16 @@ def test_limits_are_validated():
         Limits(question_seconds=0)
     with pytest.raises(ValueError, match="memory_mb >= 1"):
         Limits(memory_mb=0.5)
+
+
+def test_broken_checks_are_a_grader_error_not_a_zero(tmp_path, capsys):
+    checks = tmp_path / "checks"
+    checks.mkdir()
+    (checks / "test_ex99.py").write_text("import not_a_module_for_checks\n")
+    with pytest.raises(GraderError, match="could not be loaded(.|\n)*not_a_module_for_checks"):
+        grade(SOLUTION, checks=checks)
+    assert cli.main(["grade", str(SOLUTION), "--checks", str(checks)]) == 3
+    assert "the grader failed" in capsys.readouterr().err
+    (checks / "test_ex99.py").write_text("def helper():\n    pass\n")
+    with pytest.raises(GraderError, match="holds no graded checks"):
+        grade(SOLUTION, checks=checks)

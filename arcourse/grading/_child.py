@@ -36,9 +36,14 @@ _PRELOAD = ("numpy", "torch", "torch.nn", "torch.nn.functional", "arcourse", "ar
 
 # --------------------------------------------------------------------------- zygote
 
-def zygote_main(sock_fd: int) -> None:
-    """Import the heavy modules once, then fork a child per `spawn` request until EOF."""
+def zygote_main(sock_fd: int, listen_fd: int = -1) -> None:
+    """Import the heavy modules once, then fork a child per `spawn` request. Requests come on
+    the socket `sock_fd` of the process that started us and, when `listen_fd` is a listening
+    socket, from other grader processes that connect to it (the workers of a batch). The
+    zygote ends when its starter closes the socket; a client that leaves takes its
+    children with it."""
     import importlib
+    import selectors
 
     failed = []
     for name in _PRELOAD:
@@ -46,34 +51,58 @@ def zygote_main(sock_fd: int) -> None:
             importlib.import_module(name)
         except Exception as err:  # a missing optional module only costs speed
             failed.append(f"{name}: {type(err).__name__}: {err}")
-    sock = socket.socket(fileno=sock_fd)
-    sock.send(json.dumps({"ready": True, "pid": os.getpid(), "preload_failed": failed}).encode())
-    children: set[int] = set()
-    while True:
+    ready = json.dumps({"ready": True, "pid": os.getpid(), "preload_failed": failed}).encode()
+    owner = socket.socket(fileno=sock_fd)
+    owner.send(ready)
+    selector = selectors.DefaultSelector()
+    selector.register(owner, selectors.EVENT_READ)
+    children: dict[socket.socket, set[int]] = {owner: set()}
+    listener = socket.socket(fileno=listen_fd) if listen_fd >= 0 else None
+    if listener is not None:
+        selector.register(listener, selectors.EVENT_READ)
+    while owner in children:
+        for key, _ in selector.select():
+            sock = key.fileobj
+            if sock is listener:
+                client, _ = listener.accept()
+                client.send(ready)
+                children[client] = set()
+                selector.register(client, selectors.EVENT_READ)
+            elif not _answer(sock, children[sock]):
+                for pid in children.pop(sock):
+                    _reap(pid, grace=0.0)
+                selector.unregister(sock)
+                sock.close()
+    for pids in children.values():
+        for pid in pids:
+            _reap(pid, grace=0.0)
+
+
+def _answer(sock: socket.socket, children: set[int]) -> bool:
+    """Serve one request from `sock`; False when it has gone."""
+    try:
+        data = sock.recv(1 << 16)
+    except OSError:
+        return False
+    if not data:
+        return False
+    request = json.loads(data)
+    if request["op"] == "spawn":
         try:
-            data = sock.recv(1 << 16)
-        except OSError:
-            break
-        if not data:
-            break
-        request = json.loads(data)
-        if request["op"] == "spawn":
-            try:
-                pid, fds = _fork_child(sock, request["config"])
-            except OSError as err:
-                sock.send(json.dumps({"error": f"cannot start a process: {err}"}).encode())
-                continue
-            children.add(pid)
-            socket.send_fds(sock, [json.dumps({"pid": pid}).encode()], fds)
-            for fd in fds:
-                os.close(fd)
-        elif request["op"] == "reap":
-            pid = request["pid"]
-            status = _reap(pid) if pid in children else None
-            children.discard(pid)
-            sock.send(json.dumps({"status": status}).encode())
-    for pid in children:
-        _reap(pid, grace=0.0)
+            pid, fds = _fork_child(request["config"])
+        except OSError as err:
+            sock.send(json.dumps({"error": f"cannot start a process: {err}"}).encode())
+            return True
+        children.add(pid)
+        socket.send_fds(sock, [json.dumps({"pid": pid}).encode()], fds)
+        for fd in fds:
+            os.close(fd)
+    elif request["op"] == "reap":
+        pid = request["pid"]
+        status = _reap(pid) if pid in children else None
+        children.discard(pid)
+        sock.send(json.dumps({"status": status}).encode())
+    return True
 
 
 def _reap(pid: int, grace: float = 0.2) -> int | None:
@@ -95,7 +124,7 @@ def _reap(pid: int, grace: float = 0.2) -> int | None:
     return None if code == -signal.SIGKILL else code
 
 
-def _fork_child(sock: socket.socket, config: dict) -> tuple[int, list[int]]:
+def _fork_child(config: dict) -> tuple[int, list[int]]:
     requests_r, requests_w = os.pipe()
     results_r, results_w = os.pipe()
     pid = os.fork()
@@ -103,8 +132,7 @@ def _fork_child(sock: socket.socket, config: dict) -> tuple[int, list[int]]:
         try:
             os.close(requests_w)
             os.close(results_r)
-            sock.close()
-            _child_main(requests_r, results_w, config)
+            _child_main(requests_r, results_w, config)    # closes every other descriptor
         finally:
             os._exit(70)
     os.close(requests_r)
@@ -478,5 +506,5 @@ class Server:
 
 
 def main() -> None:
-    """Entry point of the zygote: `python -I -c ... SOCKET_FD ROOT`."""
-    zygote_main(int(sys.argv[1]))
+    """Entry point of the zygote: `python -I -c ... SOCKET_FD ROOT [LISTENING_SOCKET_FD]`."""
+    zygote_main(int(sys.argv[1]), int(sys.argv[3]) if len(sys.argv) > 3 else -1)

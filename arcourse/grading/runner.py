@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from arcourse.grading.sandbox import (Budget, GraderError, Limits, Sandbox, StudentCrash, StudentError,
-                                      StudentTimeout, prestart)
+                                      StudentTimeout, prestart, share_zygote, use_zygote_at)
 from arcourse.grading.submission import SubmissionError, read_submission
 
 CHECKS = Path(__file__).parent / "checks"
@@ -238,7 +238,7 @@ def _run_checks(check_file: Path, plugin: _GradingPlugin) -> None:
     # unraisableexception/threadexception run gc.collect() five times per session: seconds with torch loaded
     args = [str(check_file), "-q", "-p", "no:cacheprovider", "-p", "no:unraisableexception",
             "-p", "no:threadexception", "-p", "no:faulthandler", "--rootdir", str(folder), "--confcutdir", str(folder), "-c", os.devnull, "-o", "addopts=",
-            "--import-mode=importlib", "--capture=sys", "-W", "ignore::DeprecationWarning"]
+            "--import-mode=importlib", "--capture=sys", "--tb=no", "-W", "ignore::DeprecationWarning"]
     output = io.StringIO()
     autoload = os.environ.get(_AUTOLOAD)
     os.environ[_AUTOLOAD] = "1"      # installed pytest plugins (nbval, ...) have no business here
@@ -339,8 +339,13 @@ def grade_many(paths, *, jobs: int | None = None, exercise: str | None = None, c
     forbid = [str(Path(p).resolve()) for p in forbid]
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(paths) or 1))
     done: dict[Path, BatchEntry] = {}
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    # workers fork from a server that has imported the grader but never run torch, and share
+    # one zygote: neither torch nor the sandbox is started once per worker
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["arcourse.grading.runner", "hypothesis"])
+    address = share_zygote()
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=use_zygote_at,
+                             initargs=(address,)) as pool:
         futures = {pool.submit(_grade_entry, p, exercise, checks, limits, forbid): p for p in paths}
         for future in as_completed(futures):
             try:

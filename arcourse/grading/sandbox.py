@@ -109,11 +109,23 @@ def _student_exception(kind: str, builtin: bool) -> type:
 # --------------------------------------------------------------------------- the zygote
 
 class _Zygote:
-    """A warm process (numpy, torch, arcourse imported) that forks the sandboxed children."""
+    """A warm process (numpy, torch, arcourse imported) that forks the sandboxed children.
 
-    def __init__(self):
+    `_Zygote()` starts one for this process; `_Zygote(shared=True)` also lets other grader
+    processes connect at `.address`, and `_Zygote.connect(address)` is such a connection.
+    """
+
+    def __init__(self, shared: bool = False):
+        self.process: subprocess.Popen | None = None
         self.folder = Path(tempfile.mkdtemp(prefix="arcourse-zygote-"))
+        self.address = str(self.folder / "zygote.sock") if shared else ""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        passed = [theirs.fileno()]
+        if shared:      # bound here, so that it exists before any worker tries to connect
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            listener.bind(self.address)
+            listener.listen(64)
+            passed.append(listener.fileno())
         cache = Path(tempfile.gettempdir()) / f"arcourse-mpl-{os.getuid()}"
         env = {"PATH": "/usr/bin:/bin", "HOME": str(self.folder), "TMPDIR": str(self.folder), "LANG": "C.UTF-8",
                "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(cache), "CUDA_VISIBLE_DEVICES": "",
@@ -121,13 +133,29 @@ class _Zygote:
         self.log = self.folder / "zygote.log"
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", "-c", _BOOT, str(theirs.fileno()), str(_PACKAGE_ROOT)],
-                pass_fds=[theirs.fileno()], env=env, cwd=self.folder, stdin=subprocess.DEVNULL,
+                [sys.executable, "-I", "-c", _BOOT, str(theirs.fileno()), str(_PACKAGE_ROOT),
+                 *map(str, passed[1:])], pass_fds=passed, env=env, cwd=self.folder, stdin=subprocess.DEVNULL,
                 stdout=log, stderr=log, start_new_session=True)
         theirs.close()
+        if shared:
+            listener.close()
         self.sock = ours
         self.sock.settimeout(300)
         self.ready = False           # its imports run while the grader goes on (see `wait`)
+
+    @classmethod
+    def connect(cls, address: str) -> "_Zygote":
+        """A connection to a shared zygote started by another grader process."""
+        self = cls.__new__(cls)
+        self.process, self.folder, self.address, self.ready = None, None, address, False
+        self.log = Path(address).with_name("zygote.log")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sock.settimeout(300)
+        try:
+            self.sock.connect(address)
+        except OSError as err:
+            raise GraderError(f"cannot reach the shared sandbox process at {address}: {err}") from None
+        return self
 
     def wait(self) -> None:
         """Block until the zygote has imported what it preloads."""
@@ -148,7 +176,7 @@ class _Zygote:
             return "(no log)"
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        return self.process is None or self.process.poll() is None
 
     def spawn(self, config: dict) -> tuple[int, int, int]:
         """A new child: (pid, fd to write requests, fd to read results)."""
@@ -175,6 +203,8 @@ class _Zygote:
 
     def close(self) -> None:
         self.sock.close()
+        if self.process is None:
+            return
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -187,9 +217,29 @@ _zygote: _Zygote | None = None
 _zygote_owner = 0
 
 
+_shared_address = ""
+
+
 def prestart() -> None:
     """Start this process's zygote now, so that its imports overlap with other work."""
     _get_zygote()
+
+
+def share_zygote() -> str:
+    """Start a zygote that other grader processes can use; returns its address for
+    `use_zygote_at` (the pool initializer of a batch)."""
+    global _zygote, _zygote_owner
+    if _zygote is None or _zygote_owner != os.getpid() or not _zygote.alive() or not _zygote.address:
+        if _zygote is not None and _zygote_owner == os.getpid():
+            _zygote.close()
+        _zygote, _zygote_owner = _Zygote(shared=True), os.getpid()
+    return _zygote.address
+
+
+def use_zygote_at(address: str) -> None:
+    """In a worker process: fork submissions from the shared zygote at `address`."""
+    global _shared_address
+    _shared_address = address
 
 
 def _get_zygote() -> _Zygote:
@@ -197,7 +247,8 @@ def _get_zygote() -> _Zygote:
     if _zygote is None or _zygote_owner != os.getpid() or not _zygote.alive():
         if _zygote is not None and _zygote_owner == os.getpid():
             _zygote.close()
-        _zygote, _zygote_owner = _Zygote(), os.getpid()
+        _zygote = _Zygote.connect(_shared_address) if _shared_address else _Zygote()
+        _zygote_owner = os.getpid()
     return _zygote
 
 
