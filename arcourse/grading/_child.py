@@ -51,9 +51,9 @@ def zygote_main(sock_fd: int, listen_fd: int = -1) -> None:
             importlib.import_module(name)
         except Exception as err:  # a missing optional module only costs speed
             failed.append(f"{name}: {type(err).__name__}: {err}")
-    ready = json.dumps({"ready": True, "pid": os.getpid(), "preload_failed": failed}).encode()
+    ready = {"ready": True, "pid": os.getpid(), "preload_failed": failed}
     owner = socket.socket(fileno=sock_fd)
-    owner.send(ready)
+    send_message(owner, ready)
     selector = selectors.DefaultSelector()
     selector.register(owner, selectors.EVENT_READ)
     children: dict[socket.socket, set[int]] = {owner: set()}
@@ -65,7 +65,7 @@ def zygote_main(sock_fd: int, listen_fd: int = -1) -> None:
             sock = key.fileobj
             if sock is listener:
                 client, _ = listener.accept()
-                client.send(ready)
+                send_message(client, ready)
                 children[client] = set()
                 selector.register(client, selectors.EVENT_READ)
             elif not _answer(sock, children[sock]):
@@ -81,28 +81,48 @@ def zygote_main(sock_fd: int, listen_fd: int = -1) -> None:
 def _answer(sock: socket.socket, children: set[int]) -> bool:
     """Serve one request from `sock`; False when it has gone."""
     try:
-        data = sock.recv(1 << 16)
-    except OSError:
+        request, _ = recv_message(sock)
+    except (OSError, ValueError):
         return False
-    if not data:
+    if request is None:
         return False
-    request = json.loads(data)
     if request["op"] == "spawn":
         try:
             pid, fds = _fork_child(request["config"])
         except OSError as err:
-            sock.send(json.dumps({"error": f"cannot start a process: {err}"}).encode())
+            send_message(sock, {"error": f"cannot start a process: {err}"})
             return True
         children.add(pid)
-        socket.send_fds(sock, [json.dumps({"pid": pid}).encode()], fds)
+        send_message(sock, {"pid": pid}, fds)
         for fd in fds:
             os.close(fd)
     elif request["op"] == "reap":
         pid = request["pid"]
-        status = _reap(pid) if pid in children else None
+        status = _reap(pid, float(request["grace"])) if pid in children else None
         children.discard(pid)
-        sock.send(json.dumps({"status": status}).encode())
+        send_message(sock, {"status": status})
     return True
+
+
+def send_message(sock: socket.socket, message, fds=()) -> None:
+    """One JSON message on a stream socket (a line), with file descriptors attached."""
+    data = json.dumps(message).encode() + b"\n"
+    sent = socket.send_fds(sock, [data], list(fds)) if fds else 0
+    sock.sendall(data[sent:])
+
+
+def recv_message(sock: socket.socket, max_fds: int = 0):
+    """(message or None at end of stream, received file descriptors)."""
+    data, fds = b"", []
+    while not data.endswith(b"\n"):
+        if max_fds and not data:
+            chunk, fds, _, _ = socket.recv_fds(sock, 1 << 16, max_fds)
+        else:
+            chunk = sock.recv(1 << 16)
+        if not chunk:
+            return None, fds
+        data += chunk
+    return json.loads(data), fds
 
 
 def _reap(pid: int, grace: float = 0.2) -> int | None:
@@ -156,10 +176,10 @@ def _child_main(requests_fd: int, results_fd: int, config: dict) -> None:
     os.dup2(output, 2)
     os.close(output)
     keep = {0, 1, 2, requests_fd, results_fd}
-    for name in os.listdir("/proc/self/fd"):
-        if int(name) not in keep:
+    for fd in _open_fds():
+        if fd not in keep:
             try:
-                os.close(int(name))
+                os.close(fd)
             except OSError:
                 pass
     os.environ.clear()
@@ -169,9 +189,7 @@ def _child_main(requests_fd: int, results_fd: int, config: dict) -> None:
     sys.dont_write_bytecode = True
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # an over-long write fails with EFBIG instead
     _die_with_parent()
-    data_now = _vm_data_bytes()
-    limit = data_now + config["memory_mb"] * 2**20
-    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    _set_memory_limit(config["memory_mb"])
     resource.setrlimit(resource.RLIMIT_FSIZE, (config["file_mb"] * 2**20,) * 2)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     torch.set_num_threads(config["threads"])
@@ -180,12 +198,29 @@ def _child_main(requests_fd: int, results_fd: int, config: dict) -> None:
     Server(requests_fd, results_fd, config).serve()
 
 
-def _vm_data_bytes() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmData:"):
-                return int(line.split()[1]) * 1024
-    return 0
+def _open_fds() -> list[int]:
+    for folder in ("/proc/self/fd", "/dev/fd"):        # Linux, macOS
+        try:
+            return [int(name) for name in os.listdir(folder)]
+        except OSError:
+            continue
+    return list(range(3, 1024))
+
+
+def _set_memory_limit(megabytes: int) -> None:
+    """RLIMIT_DATA (heap and private mappings) at what is in use now plus `megabytes`."""
+    import resource
+
+    in_use = 0
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmData:"):
+                    in_use = int(line.split()[1]) * 1024
+    except OSError:
+        return      # no /proc (macOS): the limit would not be enforced there anyway
+    limit = in_use + megabytes * 2**20
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 
 
 def _die_with_parent() -> None:

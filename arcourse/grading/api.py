@@ -13,8 +13,9 @@ A check file `arcourse/grading/checks/test_exNN.py` holds one class per question
 another, sandboxed process (see `sandbox.py`), so:
 
 - Arguments travel pickled: pass data (tensors, arrays, numbers, strings, containers),
-  torch modules from `arcourse`, and functions importable from arcourse/torch/numpy (not
-  lambdas, closures, or helpers defined in the check file).
+  torch modules from `arcourse`, generators, and functions importable from
+  arcourse/torch/numpy (not lambdas, closures, or helpers defined in the check file). The
+  student's code works on copies: to check what a function changed, have it return it.
 - Results come back as data: tensors, arrays, numbers, strings, lists/tuples/dicts/sets of
   those. Anything else (an instance of the student's class, a model) stays in the student's
   process and arrives as a handle whose calls, attributes, items, `len` and iteration work

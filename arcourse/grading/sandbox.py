@@ -17,7 +17,6 @@ from __future__ import annotations
 import atexit
 import builtins
 import io
-import json
 import os
 import pickle
 import select
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from arcourse.grading import codec
+from arcourse.grading._child import recv_message, send_message
 from arcourse.grading.submission import Submission
 
 _BOOT = "import sys; sys.path.insert(0, sys.argv[2]); from arcourse.grading._child import main; main()"
@@ -119,17 +119,19 @@ class _Zygote:
         self.process: subprocess.Popen | None = None
         self.folder = Path(tempfile.mkdtemp(prefix="arcourse-zygote-"))
         self.address = str(self.folder / "zygote.sock") if shared else ""
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        if not hasattr(os, "fork"):
+            raise GraderError("the grader's sandbox needs Linux or macOS (on Windows, use WSL)")
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         passed = [theirs.fileno()]
         if shared:      # bound here, so that it exists before any worker tries to connect
-            listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             listener.bind(self.address)
             listener.listen(64)
             passed.append(listener.fileno())
         cache = Path(tempfile.gettempdir()) / f"arcourse-mpl-{os.getuid()}"
         env = {"PATH": "/usr/bin:/bin", "HOME": str(self.folder), "TMPDIR": str(self.folder), "LANG": "C.UTF-8",
                "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(cache), "CUDA_VISIBLE_DEVICES": "",
-               "PYTHONDONTWRITEBYTECODE": "1"}
+               "PYTHONDONTWRITEBYTECODE": "1", "OBJC_DISABLE_INITIALIZE_FORK_SAFETY": "YES"}
         self.log = self.folder / "zygote.log"
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
@@ -149,7 +151,7 @@ class _Zygote:
         self = cls.__new__(cls)
         self.process, self.folder, self.address, self.ready = None, None, address, False
         self.log = Path(address).with_name("zygote.log")
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(300)
         try:
             self.sock.connect(address)
@@ -162,7 +164,7 @@ class _Zygote:
         if self.ready:
             return
         try:
-            ready = json.loads(self.sock.recv(1 << 16) or b"null")
+            ready, _ = recv_message(self.sock)
         except (OSError, ValueError):
             ready = None
         if not ready:
@@ -182,22 +184,22 @@ class _Zygote:
         """A new child: (pid, fd to write requests, fd to read results)."""
         self.wait()
         try:
-            self.sock.send(json.dumps({"op": "spawn", "config": config}).encode())
-            message, fds, _, _ = socket.recv_fds(self.sock, 1 << 16, 2)
-        except OSError as err:
+            send_message(self.sock, {"op": "spawn", "config": config})
+            reply, fds = recv_message(self.sock, max_fds=2)
+        except (OSError, ValueError) as err:
             raise GraderError(f"the sandbox process stopped answering ({err}): {self._log_tail()}") from None
-        reply = json.loads(message or b"null")
         if not reply or "error" in reply or len(fds) != 2:
             for fd in fds:
                 os.close(fd)
             raise GraderError(f"could not start a process for the submission: {reply and reply.get('error')}")
         return reply["pid"], fds[0], fds[1]
 
-    def reap(self, pid: int) -> int | None:
-        """Stop child `pid` if needed; its exit code, minus its signal, or None when we killed it."""
+    def reap(self, pid: int, grace: float) -> int | None:
+        """Stop child `pid` if it still runs after `grace` s; its exit code, minus its signal,
+        or None when it had to be killed."""
         try:
-            self.sock.send(json.dumps({"op": "reap", "pid": pid}).encode())
-            return json.loads(self.sock.recv(1 << 16) or b"null")["status"]
+            send_message(self.sock, {"op": "reap", "pid": pid, "grace": grace})
+            return recv_message(self.sock)[0]["status"]
         except (OSError, ValueError, TypeError, KeyError):
             return None
 
@@ -360,6 +362,7 @@ class Sandbox:
         self.folder = Path(tempfile.mkdtemp(prefix="arcourse-submission-"))
         self.generation = 0
         self.child: tuple[int, int, int] | None = None   # pid, request fd, result fd
+        self.zygote: _Zygote | None = None                # the one that forked the child
         self.started: float | None = None       # the clock starts when the first process does
         self.problems: list[str] = []
         self.broken = ""           # set when the definitions could not even be loaded
@@ -398,14 +401,15 @@ class Sandbox:
             return ""
 
     # -- process life
-    def _stop(self) -> int | None:
+    def _stop(self, grace: float = 0.2) -> int | None:
+        """End the child (closing its pipes makes a waiting child exit by itself); its status."""
         if self.child is None:
             return None
         pid, req, res = self.child
         self.child = None
         for fd in (req, res):
             os.close(fd)
-        return _get_zygote().reap(pid)
+        return self.zygote.reap(pid, grace)
 
     def start(self) -> None:
         """Start the child and load the definitions; on failure `broken` says why."""
@@ -413,7 +417,8 @@ class Sandbox:
         config = {"folder": str(self.folder), "forbidden": self.forbidden, "memory_mb": self.limits.memory_mb,
                   "file_mb": self.limits.file_mb, "result_mb": self.limits.result_mb,
                   "threads": self.limits.threads, "generation": self.generation}
-        self.child = _get_zygote().spawn(config)
+        self.zygote = _get_zygote()
+        self.child = self.zygote.spawn(config)
         if self.started is None:
             self.started = time.monotonic()
         statements = [(s.filename, s.lineno, s.label, s.code) for s in self.submission.statements]
@@ -477,7 +482,7 @@ class Sandbox:
                 raise codec.ProtocolError(f"a message of {size} bytes is over the limit")
             frame = self._read(res, size, deadline)
         except TimeoutError:
-            self._stop()
+            self._stop(grace=0.0)
             if budget is None:
                 text = f"{call} took longer than the submission's {self.limits.submission_seconds:g} s"
             elif seconds < budget.left - 1e-9:
