@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -49,12 +50,16 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (1 min)")
     print(f"exercise: {solution.name}" + (" (the toy exercise of tests/grading_toy)" if checks else ""))
 
-    cold = []
+    cold, cpu = [], []
     for _ in range(2):
-        start = time.perf_counter()
+        before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
         subprocess.run([*arcourse, "grade", str(solution), *extra], check=True, capture_output=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cold.append(time.perf_counter() - start)
-    print(f"one submission, cold (new `arcourse grade` process): {min(cold):.2f} s (best of 2)")
+        cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    best = cold.index(min(cold))
+    print(f"one submission, cold (new `arcourse grade` process): {cold[best]:.2f} s wall, {cpu[best]:.2f} s CPU "
+          "(grader, sandbox and student together; best of 2)")
 
     from arcourse.grading import grade
 
@@ -82,6 +87,7 @@ def main() -> None:
     print(f"batch of {args.n} ({args.jobs} workers): {seconds:.1f} s wall, {seconds / args.n:.2f} s per "
           f"submission, {graded}/{len(rows)} graded")
     shutil.rmtree(folder, ignore_errors=True)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (timings grow with it on a shared machine)")
 
 
 if __name__ == "__main__":

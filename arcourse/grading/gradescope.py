@@ -31,6 +31,7 @@ if ! command -v python3 >/dev/null || ! python3 -m pip --version >/dev/null 2>&1
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-pip
 fi
+export PIP_BREAK_SYSTEM_PACKAGES=1     # newer Ubuntu images mark the system Python as externally managed
 # the CPU build of torch is enough for grading and much smaller than the CUDA one
 python3 -m pip install --no-cache-dir torch --index-url https://download.pytorch.org/whl/cpu
 python3 -m pip install --no-cache-dir /autograder/source
