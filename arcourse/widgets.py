@@ -155,16 +155,17 @@ class DecodingPanel:
             return
         procs = self.processors()
         self.view = next_token_view(self.model, ids, procs)
-        top = np.argsort(-self.view.after, kind="stable")[: min(5, int(self.view.kept.sum()))]
-        settings = " · ".join(repr(p) for p in procs)
-        self.readout = (f"{settings}: kept {int(self.view.kept.sum())} of {len(self.labels)} tokens, "
-                        f"{self.view.kept_mass:.1%} of the model's mass; most probable after: "
-                        + ", ".join(f"{self.labels[i]} {self.view.after[i]:.3f}" for i in top))
-        self.readout_box.value = html.escape(self.readout)
-        self.chart.value = _bar_chart_png(self.view, self.labels, self.n_bars)
         device = next(iter(self.model.parameters())).device
         prompt = torch.tensor(ids, device=device).expand(self.n_samples, -1)
         out = generate(self.model, prompt, self.max_new_tokens, processors=procs,
                        generator=make_generator(self.seed, device), eos_id=self.tokenizer.boundary_id)
         self.samples = [self.tokenizer.decode(row.tolist()) for row in out]
+        top = np.argsort(-self.view.after, kind="stable")[: min(5, int(self.view.kept.sum()))]
+        settings = " · ".join(repr(p) for p in procs)
+        self.readout = (f"{settings}: kept {int(self.view.kept.sum())} of {len(self.labels)} tokens, "
+                        f"{self.view.kept_mass:.1%} of the model's mass; most probable after: "
+                        + ", ".join(f"{self.labels[i]} {self.view.after[i]:.3f}" for i in top))
+        # the readout goes last: when it changes, the chart and the samples already have
+        self.chart.value = _bar_chart_png(self.view, self.labels, self.n_bars)
         self.samples_box.value = "samples: " + ", ".join(f"<code>{html.escape(s)}</code>" for s in self.samples)
+        self.readout_box.value = html.escape(self.readout)
