@@ -5,4 +5,12 @@ Each model's `forward` returns logits with the category axis last, so `arcourse.
 `arcourse.decoding` (`start`/`step` for fast incremental generation).
 """
 
-__all__: list[str] = []
+from arcourse.models.bigram import BigramConfig, BigramLM
+from arcourse.models.char_rnn import CharRNN, CharRNNConfig
+
+__all__: list[str] = [
+    "BigramConfig",
+    "BigramLM",
+    "CharRNN",
+    "CharRNNConfig",
+]
