@@ -81,7 +81,8 @@ def test_temperature_scales_and_keeps_order(logits, tau):
     logits = logits.clamp(-1e3, 1e3)
     out = check_pure(Temperature(tau), logits)
     torch.testing.assert_close(out, logits / tau)
-    assert torch.equal(out.argsort(dim=1, stable=True), logits.argsort(dim=1, stable=True))
+    in_logit_order = out.gather(1, logits.argsort(dim=1, descending=True))
+    assert (in_logit_order[:, :-1] >= in_logit_order[:, 1:]).all()  # order kept (tiny values may tie at 0)
 
 
 @FAST
