@@ -48,6 +48,11 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _accurate_dtype(x: torch.Tensor) -> torch.dtype:
+    """float64 for sums that must be exact near a threshold; float32 on MPS, which has no float64."""
+    return torch.float32 if x.device.type == "mps" else torch.float64
+
+
 def _check_logits(logits: torch.Tensor, who: str) -> None:
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
         raise TypeError(f"{who} needs a floating-point tensor of logits, got {type(logits).__name__}"
@@ -116,7 +121,7 @@ class TopP:
         if self.p == 1.0:  # everything; cumulative sums that round to 1 must not drop the tail
             return logits.clone()
         sorted_logits, order = logits.sort(dim=-1, descending=True, stable=True)
-        probs = sorted_logits.double().softmax(dim=-1)  # float64: sums accurate near p
+        probs = sorted_logits.to(_accurate_dtype(logits)).softmax(dim=-1)  # sums accurate near p
         mass_before = torch.nn.functional.pad(probs.cumsum(dim=-1)[:, :-1], (1, 0))  # (B, V)
         drop_sorted = mass_before >= self.p  # the set is complete before this token
         drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)

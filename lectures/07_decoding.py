@@ -162,12 +162,12 @@ samples = generate(model, torch.full((N, 1), BOUNDARY, device=device), 2, eos_id
                    generator=make_generator(1, device))  # (N, 3): the boundary and two tokens
 with torch.no_grad():
     pairs_in = torch.stack([torch.full((V,), BOUNDARY), torch.arange(V)], dim=1).to(device)  # (V, 2)
-    log_p = model(pairs_in).log_softmax(-1).double()  # (V, 2, V)
+    log_p = model(pairs_in).log_softmax(-1).cpu().double()  # (V, 2, V)
 pair_p = (log_p[0, 0][:, None] + log_p[:, 1]).exp()  # (V, V): p(x1) p(x2 | x1)
 pair_p[BOUNDARY] = 0.0  # a name that ends at once is padded with the boundary: p(eos) p(eos | eos) = p(eos)
 pair_p[BOUNDARY, BOUNDARY] = log_p[0, 0, BOUNDARY].exp()
-torch.testing.assert_close(pair_p.sum(), torch.tensor(1.0, dtype=torch.float64, device=device))
-observed = torch.bincount(samples[:, 1] * V + samples[:, 2], minlength=V * V).double()
+torch.testing.assert_close(pair_p.sum(), torch.tensor(1.0, dtype=torch.float64))
+observed = torch.bincount(samples[:, 1] * V + samples[:, 2], minlength=V * V).cpu().double()
 expected = N * pair_p.flatten()
 big = expected >= 5
 p_value = chi_square_p_value(torch.cat([observed[big], observed[~big].sum()[None]]),
@@ -175,11 +175,11 @@ p_value = chi_square_p_value(torch.cat([observed[big], observed[~big].sum()[None
 print(f"chi-square over {int(big.sum())} pairs + the pooled rest: p = {p_value:.3f}")
 assert p_value > 1e-3
 
-top = expected.argsort(descending=True)[:15].cpu()  # chosen by the model, not by the sample
+top = expected.argsort(descending=True)[:15]  # chosen by the model, not by the sample
 fig, ax = plt.subplots(figsize=(9, 3))
 x = np.arange(len(top))
-ax.bar(x - 0.2, observed.cpu()[top] / N, width=0.4, label="frequency in 20,000 samples")
-ax.bar(x + 0.2, pair_p.flatten().cpu()[top], width=0.4, label=r"$p_\theta(x_1)\,p_\theta(x_2 \mid x_1)$")
+ax.bar(x - 0.2, observed[top] / N, width=0.4, label="frequency in 20,000 samples")
+ax.bar(x + 0.2, pair_p.flatten()[top], width=0.4, label=r"$p_\theta(x_1)\,p_\theta(x_2 \mid x_1)$")
 ax.set_xticks(x, [tok.decode([int(i) // V, int(i) % V]) or "⏎" for i in top])
 ax.set_ylabel("probability")
 ax.set_title("the first two letters of a name")
@@ -235,7 +235,7 @@ print(dict(zip(taus, match)))
 assert match[-1] == 1.0, "at tau = 0.01 sampling must reproduce greedy decoding"
 
 # the bound behind it, on each prompt's next token: 1 - p_tau(best) <= (V - 1) exp(-gap / tau)
-logits = next_token_logits(model, prompts).double()  # (26, V)
+logits = next_token_logits(model, prompts).cpu().double()  # (26, V)
 best_two = logits.topk(2, dim=-1).values
 gap = best_two[:, 0] - best_two[:, 1]
 for tau in taus:
@@ -269,7 +269,7 @@ longest = max(len(p) for p in prefixes)
 with torch.no_grad():
     padded = torch.tensor([p + [BOUNDARY] * (longest - len(p)) for p in prefixes], device=device)
     last = torch.tensor([len(p) - 1 for p in prefixes], device=device)
-    ctx_logits = model(padded)[torch.arange(len(prefixes)), last]  # (P, V): every prefix's next token
+    ctx_logits = model(padded)[torch.arange(len(prefixes)), last].cpu()  # (P, V): every prefix's next token
 probs = ctx_logits.double().softmax(-1)
 print(f"{len(prefixes)} contexts")
 
@@ -294,7 +294,7 @@ assert torch.equal(kept, probs >= 0.1 * probs.max(-1, keepdim=True).values)
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 3))
-sizes = TopP(0.9)(ctx_logits).isfinite().sum(-1).cpu()
+sizes = TopP(0.9)(ctx_logits).isfinite().sum(-1)
 ax.hist(sizes.numpy(), bins=np.arange(0.5, V + 1.5), label="top-p 0.9")
 ax.axvline(10, color="k", ls="--", label="top-k 10 (always 10)")
 ax.set_xlabel("tokens kept in a context")
