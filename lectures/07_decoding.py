@@ -69,7 +69,7 @@ print("device:", device)
 # %% [markdown]
 # ## 1. A trained model to decode
 # The character LSTM of lecture 03, trained on the 5,163 census first names by
-# `scripts/make_decoding_checkpoint.py` (1,500 steps, a minute on a CPU). A checkpoint is a
+# `scripts/make_decoding_checkpoint.py` (1,500 steps of AdamW, about a minute on a CPU). A checkpoint is a
 # plain dict (`asdict(config)` and `state_dict`), loaded with `weights_only=True`. Before
 # decoding from it, check that it learned something: its validation loss must beat a bigram
 # table counted from the same training names.
@@ -97,6 +97,7 @@ pairs = [(a, b) for name in val_names for a, b in zip(tok.encode(name, add_bound
                                                        tok.encode(name, add_boundary=True)[1:])]
 bigram_nll = -sum(bigram_logp[a, b].item() for a, b in pairs) / len(pairs)
 print(f"validation NLL: LSTM {val_nll:.3f} nats/char, bigram {bigram_nll:.3f}, uniform {math.log(V):.3f}")
+assert abs(val_nll - checkpoint["val_nll"]) < 1e-4, "the checkpoint is not the model its script measured"
 assert val_nll < bigram_nll - 0.2, "the checkpoint should beat the bigram baseline clearly"
 
 # %% [markdown]
