@@ -87,6 +87,8 @@ def main() -> None:
     print(f"batch of {args.n} ({args.jobs} workers): {seconds:.1f} s wall, {seconds / args.n:.2f} s per "
           f"submission, {graded}/{len(rows)} graded")
     shutil.rmtree(folder, ignore_errors=True)
+    if checks:                      # the toy's stub was written to a temporary folder
+        shutil.rmtree(stub.parent, ignore_errors=True)
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (timings grow with it on a shared machine)")
 
 

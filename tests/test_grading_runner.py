@@ -82,8 +82,11 @@ def test_gradescope_results_format(solution_result, stub):
     assert full["tests"][0]["name"] == "softmax: agrees with torch.softmax on random logits"
 
 
-def test_grading_leaves_the_callers_hypothesis_profile(solution_result):
+def test_grading_leaves_the_callers_hypothesis_settings_and_no_files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    grade(SOLUTION, checks=CHECKS)
     assert settings.get_current_profile_name() != "arcourse-grading"
+    assert list(tmp_path.iterdir()) == []            # no .hypothesis/ where the student works
 
 
 # ---------------------------------------------------------------- reading submissions

@@ -13,6 +13,7 @@ import io
 import os
 import re
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -175,7 +176,7 @@ class _GradingPlugin:
         for item in items:
             question, description = self._question(item)
             marker = item.get_closest_marker("points")
-            doc = (getattr(item, "obj", None).__doc__ or "").strip().splitlines() if hasattr(item, "obj") else []
+            doc = (getattr(getattr(item, "obj", None), "__doc__", None) or "").strip().splitlines()
             what = doc[0].strip() if doc else _words(item.name)
             self._meta[item.nodeid] = (question, what, float(marker.args[0]) if marker else 1.0)
             self.descriptions.setdefault(question, description)
@@ -215,13 +216,13 @@ def _grading_hypothesis():
     """Hypothesis settings for grading: the same examples every run, no example database,
     no deadline (the sandbox enforces time), and the first failing example is reported as
     found: shrinking it would call a broken submission hundreds of times (each crash a
-    restart). The caller's profile is restored afterwards."""
-    try:
-        from hypothesis import HealthCheck, Phase, settings
-    except ImportError:
-        yield
-        return
+    restart). Hypothesis's cache goes to a temporary folder, not `.hypothesis/` in the
+    student's folder. The caller's profile and folder are restored afterwards."""
+    from hypothesis import HealthCheck, Phase, configuration, settings
+
     previous = settings.get_current_profile_name()
+    previous_home = getattr(configuration, "__hypothesis_home_directory", None)
+    configuration.set_hypothesis_home_dir(Path(tempfile.gettempdir()) / f"arcourse-hypothesis-{os.getuid()}")
     settings.register_profile("arcourse-grading", derandomize=True, database=None, deadline=None,
                               print_blob=False, phases=[Phase.explicit, Phase.generate],
                               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -230,6 +231,7 @@ def _grading_hypothesis():
         yield
     finally:
         settings.load_profile(previous)
+        configuration.set_hypothesis_home_dir(previous_home)
 
 
 def _run_checks(check_file: Path, plugin: _GradingPlugin) -> None:

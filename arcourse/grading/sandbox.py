@@ -116,11 +116,11 @@ class _Zygote:
     """
 
     def __init__(self, shared: bool = False):
+        if not hasattr(os, "fork"):
+            raise GraderError("the grader's sandbox needs Linux or macOS (on Windows, use WSL)")
         self.process: subprocess.Popen | None = None
         self.folder = Path(tempfile.mkdtemp(prefix="arcourse-zygote-"))
         self.address = str(self.folder / "zygote.sock") if shared else ""
-        if not hasattr(os, "fork"):
-            raise GraderError("the grader's sandbox needs Linux or macOS (on Windows, use WSL)")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         passed = [theirs.fileno()]
         if shared:      # bound here, so that it exists before any worker tries to connect
@@ -217,8 +217,6 @@ class _Zygote:
 
 _zygote: _Zygote | None = None
 _zygote_owner = 0
-
-
 _shared_address = ""
 
 
