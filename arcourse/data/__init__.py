@@ -4,6 +4,7 @@ Nothing here downloads: text comes from the `names` package (US census name list
 a path you give; synthetic sources come with their exact entropy so a model's loss can be
 compared with the best achievable.
 """
+from arcourse.data.series import GarchProcess, SeriesSample, series_batches
 from arcourse.data.synthetic import MarkovChain
 from arcourse.data.text import (
     CharTokenizer,
@@ -17,11 +18,14 @@ from arcourse.data.text import (
 
 __all__ = [
     "CharTokenizer",
+    "GarchProcess",
     "MarkovChain",
     "load_names",
     "load_text",
     "NameBatches",
     "pad_sequences",
+    "SeriesSample",
+    "series_batches",
     "split_dataset",
     "text_batches",
 ]

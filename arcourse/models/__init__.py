@@ -4,5 +4,28 @@ Each model's `forward` returns logits with the category axis last, so `arcourse.
 `arcourse.train` serve all of them; sequence models also speak the `generate` protocol of
 `arcourse.decoding` (`start`/`step` for fast incremental generation).
 """
+from arcourse.models.continuous import (
+    ContinuousAR,
+    ContinuousARConfig,
+    GaussianHead,
+    GaussianOutput,
+    LinearAR,
+    StudentTHead,
+    StudentTOutput,
+    forecast,
+    gaussian_nll,
+    student_t_nll,
+)
 
-__all__: list[str] = []
+__all__: list[str] = [
+    "ContinuousAR",
+    "ContinuousARConfig",
+    "GaussianHead",
+    "GaussianOutput",
+    "LinearAR",
+    "StudentTHead",
+    "StudentTOutput",
+    "forecast",
+    "gaussian_nll",
+    "student_t_nll",
+]
