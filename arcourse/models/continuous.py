@@ -237,8 +237,8 @@ class ContinuousARConfig:
 
     @classmethod
     def small(cls, head: str = "gaussian") -> "ContinuousARConfig":
-        """For the lecture: a window of 32 and two hidden layers of 64 units (~7k parameters)."""
-        return cls(context_len=32, d_hidden=64, n_layers=2, head=head)
+        """For the lecture: a window of 32 and one hidden layer of 32 units (~2k parameters)."""
+        return cls(context_len=32, d_hidden=32, n_layers=1, head=head)
 
 
 class CausalWindow(nn.Module):
