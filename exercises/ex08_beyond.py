@@ -41,8 +41,8 @@ import torch.nn.functional as F
 # ## 1. A Gaussian output head
 #
 # The raw output is unconstrained; σ must be positive. `softplus(s) = log(1 + e^s)` maps any
-# real number to a positive one smoothly (unlike `exp`, it grows only linearly, so one large
-# raw value cannot blow the loss up), and a small floor keeps the NLL finite.
+# real number to a positive one smoothly and, unlike `exp`, grows only linearly for large s;
+# a small floor keeps σ away from 0, so the NLL stays finite.
 
 # %%
 def gaussian_head(raw, min_scale=1e-3):

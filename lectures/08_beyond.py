@@ -367,7 +367,7 @@ with torch.no_grad():
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.2))
 steps = torch.arange(window.start, window.stop)
 for name, color in [(f"AR({P})", "tab:orange"), ("Student-t", "tab:green")]:
-    low, high = out[name].last().__class__(*(f[0, window] for f in out[name])).interval(0.9)
+    low, high = type(out[name])(*(f[0, window] for f in out[name])).interval(0.9)  # fields (400,)
     axes[0].fill_between(steps, low.cpu(), high.cpu(), alpha=0.3, color=color, label=f"{name}: 90 % band")
 axes[0].plot(steps, test_x[1:][window].cpu(), "k", lw=0.6, label="x_{t+1}")
 axes[0].set(title="one-step-ahead 90 % bands", xlabel="t")

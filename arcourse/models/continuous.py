@@ -184,7 +184,7 @@ class StudentTOutput(_StudentTFields, _Predictive):
         _check_prob(prob)
         shape = torch.broadcast_shapes(prob.shape, self.loc.shape)
         z = _standard_t_quantile(prob.double().expand(shape), self.df.double().expand(shape))
-        return (self.loc.double() + self.scale.double() * z).to(prob.dtype if prob.is_floating_point() else self.loc.dtype)
+        return (self.loc.double() + self.scale.double() * z).to(self.loc.dtype)
 
     def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
         """One draw per element, with a seeded generator."""
