@@ -5,6 +5,7 @@ a path you give; synthetic sources come with their exact entropy so a model's lo
 compared with the best achievable.
 """
 from arcourse.data.download import TINY_SHAKESPEARE, RemoteFile, fetch, load_tiny_shakespeare
+from arcourse.data.series import GarchProcess, SeriesSample, series_batches
 from arcourse.data.synthetic import MarkovChain
 from arcourse.data.text import (
     CharTokenizer,
@@ -18,6 +19,7 @@ from arcourse.data.text import (
 
 __all__ = [
     "CharTokenizer",
+    "GarchProcess",
     "MarkovChain",
     "RemoteFile",
     "TINY_SHAKESPEARE",
@@ -27,6 +29,8 @@ __all__ = [
     "load_text",
     "NameBatches",
     "pad_sequences",
+    "SeriesSample",
+    "series_batches",
     "split_dataset",
     "text_batches",
 ]
