@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
-    install("test" if command == "test" else "")
+    install("" if command == "lab" else "test")
     _run(BIN / "arcourse", "build")
     if command == "lab":
         _run(BIN / "jupyter", "lab", "--notebook-dir", ROOT, *rest)
@@ -77,4 +77,9 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except subprocess.CalledProcessError as err:
+        sys.exit(f"course.py: step failed with exit code {err.returncode}: {' '.join(map(str, err.cmd))}")
+    except KeyboardInterrupt:
+        sys.exit(130)

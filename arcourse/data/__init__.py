@@ -5,6 +5,8 @@ a path you give; synthetic sources come with their exact entropy so a model's lo
 compared with the best achievable.
 """
 from arcourse.data.binary import all_binary_strings, append_rule_bit, majority_bit, parity_bit
+from arcourse.data.download import TINY_SHAKESPEARE, RemoteFile, fetch, load_tiny_shakespeare
+from arcourse.data.series import GarchProcess, SeriesSample, series_batches
 from arcourse.data.synthetic import MarkovChain
 from arcourse.data.text import (
     CharTokenizer,
@@ -22,11 +24,18 @@ __all__ = [
     "majority_bit",
     "parity_bit",
     "CharTokenizer",
+    "GarchProcess",
     "MarkovChain",
+    "RemoteFile",
+    "TINY_SHAKESPEARE",
+    "fetch",
+    "load_tiny_shakespeare",
     "load_names",
     "load_text",
     "NameBatches",
     "pad_sequences",
+    "SeriesSample",
+    "series_batches",
     "split_dataset",
     "text_batches",
 ]
