@@ -50,6 +50,8 @@ import torch.nn.functional as F
 
 from arcourse import get_device, make_generator, nll, seed_everything, train
 from arcourse.data import MarkovChain, all_binary_strings, append_rule_bit
+from arcourse.models import LinearAR, forecast
+from arcourse.stats import chi_square_test
 
 device = get_device()
 seed_everything(0)
@@ -431,15 +433,15 @@ assert z.abs().max() < 4
 # chi-square over all strings; strings expected fewer than 5 times are pooled into one cell
 index = samples @ (2 ** torch.arange(n_bits - 1, -1, -1, device=device))   # (B,) row of each sample
 counts = torch.bincount(index, minlength=2**n_bits)                         # (1024,)
-observed = counts.double()
 expected = n_samples * p_model
 small = expected < 5
-observed = torch.cat([observed[~small], observed[small].sum()[None]])
+observed = torch.cat([counts[~small].double(), counts[small].sum()[None].double()])
 expected = torch.cat([expected[~small], expected[small].sum()[None]])
-chi2 = ((observed - expected) ** 2 / expected).sum()
+chi2 = ((observed - expected) ** 2 / expected).sum().item()
 dof = len(expected) - 1
-p_value = torch.special.gammaincc(torch.tensor(dof / 2, dtype=torch.float64), chi2.cpu() / 2).item()
-print(f"chi-square {chi2.item():.1f} on {dof} degrees of freedom, p-value {p_value:.3f}")
+p_value = torch.special.gammaincc(torch.tensor(dof / 2, dtype=torch.float64), torch.tensor(chi2 / 2, dtype=torch.float64)).item()
+print(f"chi-square {chi2:.1f} on {dof} degrees of freedom, p-value {p_value:.3f}")
+assert np.allclose((chi2, p_value), chi_square_test(counts, p_model))   # the course's test agrees
 assert p_value > 1e-3
 
 # %%
@@ -546,33 +548,40 @@ series = np.zeros(T)
 for t in range(p, T):
     series[t] = phi @ series[t - p:t][::-1] + sigma * rng.standard_normal()
 
-lagged = np.stack([series[p - j:T - j] for j in range(1, p + 1)], axis=1)  # (T-p, p): x_{t-1}, x_{t-2}
-phi_hat, *_ = np.linalg.lstsq(lagged, series[p:], rcond=None)
-residual_var = np.mean((series[p:] - lagged @ phi_hat) ** 2)
+# least squares: regress x_t on (x_{t-1}, x_{t-2}, 1), all t at once
+design = np.stack([series[p - j:T - j] for j in range(1, p + 1)] + [np.ones(T - p)], axis=1)  # (T-p, p+1)
+solution, *_ = np.linalg.lstsq(design, series[p:], rcond=None)
+phi_hat, residual_var = solution[:p], np.mean((series[p:] - design @ solution) ** 2)
 
 
 def gaussian_nll(residuals, var):
     return 0.5 * np.mean(np.log(2 * np.pi * var) + residuals**2 / var)
 
 
-nll_ar = gaussian_nll(series[p:] - lagged @ phi_hat, residual_var)
+nll_ar = gaussian_nll(series[p:] - design @ solution, residual_var)
 nll_iid = gaussian_nll(series[p:] - series.mean(), series.var())             # baseline: ignore the past
 print(f"phi = {phi}, least squares phi_hat = {phi_hat.round(3)}, residual variance {residual_var:.3f}")
 print(f"NLL per step: AR({p}) {nll_ar:.3f} nats, independent Gaussian {nll_iid:.3f} nats")
 assert np.abs(phi_hat - phi).max() < 0.06 and abs(residual_var - sigma**2) < 0.1
 assert nll_ar < nll_iid - 0.1
 
+# the course's version (lecture 08 builds on it) fits the same coefficients
+linear_ar = LinearAR.fit(torch.from_numpy(series), order=p)
+torch.testing.assert_close(linear_ar.coef.double(), torch.from_numpy(phi_hat), rtol=0, atol=1e-5)
+assert abs(linear_ar.scale.item() ** 2 - residual_var) < 1e-5
+
 # %%
-rng = np.random.default_rng(4)
-horizon, history_len = 60, 100
+history_len, horizon = 100, 60
+gen = make_generator(4)
+paths = forecast(linear_ar, torch.from_numpy(series).float(), horizon, n_paths=3, generator=gen)  # (3, 60)
+assert paths.shape == (3, horizon) and torch.isfinite(paths).all()
+
 plt.figure(figsize=(8, 3))
 plt.plot(range(history_len), series[-history_len:], color="k", lw=1, label="observed")
-for k in range(3):
-    path = list(series[-p:])
-    for _ in range(horizon):   # autoregression: each new value is fed back as an input
-        path.append(phi_hat @ np.array(path[-1:-p - 1:-1]) + np.sqrt(residual_var) * rng.standard_normal())
-    plt.plot(range(history_len - 1, history_len + horizon), path[p - 1:], lw=1, label="sampled" if k == 0 else None)
-plt.axvline(history_len - 1, color="gray", ls=":")
+future = range(history_len, history_len + horizon)
+for k, path in enumerate(paths):
+    plt.plot(future, path, lw=1, label="sampled: each value fed back as an input" if k == 0 else None)
+plt.axvline(history_len - 0.5, color="gray", ls=":")
 plt.title(f"AR({p}): three continuations sampled from the fitted model"); plt.legend(fontsize=8); plt.show()
 
 # %% [markdown]
