@@ -167,9 +167,7 @@ print(f"max |p(x) - prod_i p(x_i)| = {(joint - independent).abs().max().item():.
       f"KL(p || prod p(x_i)) = {gap:.3f} nats")
 assert gap > 0.1   # real dependence: the product of marginals is a different distribution
 
-# a joint that *is* a product of its marginals gives back exactly the same product
-product_joint = chain_rule_product(independent, [(0, 1, 2, 3)])
-assert torch.allclose(product_joint, independent, atol=1e-15)
+# in a joint that *is* the product of its marginals, every conditional equals a marginal
 for axis in range(n):
     others = [a for a in range(n) if a != axis]
     conditional = independent / marginal(independent, others)             # p(x_axis | all others)
@@ -304,19 +302,23 @@ print("outputs never depend on the current or a later bit")
 # **Exact likelihood.** $\log p_\theta(x) = \sum_i \log p_\theta(x_i \mid x_{<i})$, each term a
 # log-softmax over the two logits. We check our sum against the course's `nll`, then list
 # all $2^{10} = 1024$ strings and add up their probabilities. The result is one for *any*
-# weights: every conditional is normalised, so the product is too. No other kind of
-# neural network gives this for free.
+# weights: every conditional is normalised, so the product is too. A network that scores
+# whole strings (an energy-based model) would need that sum over all $2^n$ strings just to
+# turn its scores into probabilities.
 
 # %%
 def log_prob_bits(model, x):
-    """log p(x) of each row of x (B, n): the sum of the n conditional log-probabilities."""
-    logp = model(x).double().log_softmax(dim=-1)                             # (B, n, 2)
-    return logp.gather(-1, x[..., None]).squeeze(-1).sum(dim=-1)              # (B,)
+    """log p(x) of each row of x (B, n): the sum of the n conditional log-probabilities.
+
+    Computed in float64 on the CPU (exact enumeration wants the digits; MPS has no float64).
+    """
+    logp = model(x.to(device)).cpu().double().log_softmax(dim=-1)            # (B, n, 2)
+    return logp.gather(-1, x.cpu()[..., None]).squeeze(-1).sum(dim=-1)        # (B,)
 
 
 with torch.no_grad():
-    torch.testing.assert_close(log_prob_bits(made, x).float(), -nll(made(x), x, reduction="none").sum(-1))
-    strings = all_binary_strings(n_bits, device=device)                     # (1024, 10)
+    torch.testing.assert_close(log_prob_bits(made, x).float(), -nll(made(x), x, reduction="none").sum(-1).cpu())
+    strings = all_binary_strings(n_bits)                                    # (1024, 10)
     total = log_prob_bits(made, strings).exp().sum().item()
 print(f"untrained model: sum over all 1024 strings of p(x) = {total:.15f}")
 assert abs(total - 1) < 1e-12
@@ -338,8 +340,8 @@ test_strings = source.sample(2000, n_bits, seed=2)
 
 def source_log_prob(chain, x):
     """Exact log p(x) of each row of x (B, T) under a Markov chain started at stationarity."""
-    P = torch.as_tensor(chain.transition, device=x.device).log()             # (K, K)
-    pi = torch.as_tensor(chain.stationary(), device=x.device).log()          # (K,)
+    P = torch.as_tensor(chain.transition).log()                              # (K, K)
+    pi = torch.as_tensor(chain.stationary()).log()                           # (K,)
     return pi[x[:, 0]] + P[x[:, :-1], x[:, 1:]].sum(dim=1)                  # (B,)
 
 
@@ -376,9 +378,9 @@ def bits(nats):
 
 
 with torch.no_grad():
-    test = test_strings.to(device)
-    model_nll = -log_prob_bits(made, test).mean().item()
-    freq = train_strings.double().mean(0).to(device)                        # (n,) P(x_i = 1), independent model
+    model_nll = -log_prob_bits(made, test_strings).mean().item()
+    freq = train_strings.double().mean(0)                                   # (n,) P(x_i = 1), independent model
+    test = test_strings.double()
     independent_nll = -(test * freq.log() + (1 - test) * (1 - freq).log()).sum(1).mean().item()
     log_p_model = log_prob_bits(made, strings)                              # (1024,)
     entropy_source = -(p_source * p_source.log()).sum().item()
@@ -419,19 +421,19 @@ def sample_bits(model, n_samples, n_bits, generator):
 gen = make_generator(7, device)
 n_samples = 40_000
 with torch.no_grad():
-    samples = sample_bits(made, n_samples, n_bits, gen)                     # (40000, 10)
+    samples = sample_bits(made, n_samples, n_bits, gen).cpu()               # (40000, 10)
 
 p_model = log_p_model.exp()                                                  # (1024,) exact model probabilities
 exact_marginals = p_model @ strings.double()                                 # (n,) P(x_i = 1) under the model
 sample_marginals = samples.double().mean(0)
 z = (sample_marginals - exact_marginals) / (exact_marginals * (1 - exact_marginals) / n_samples).sqrt()
-print("P(x_i = 1) exact  ", exact_marginals.cpu().numpy().round(4))
-print("P(x_i = 1) samples", sample_marginals.cpu().numpy().round(4))
-print("z-scores          ", z.cpu().numpy().round(2))
+print("P(x_i = 1) exact  ", exact_marginals.numpy().round(4))
+print("P(x_i = 1) samples", sample_marginals.numpy().round(4))
+print("z-scores          ", z.numpy().round(2))
 assert z.abs().max() < 4
 
 # chi-square over all strings; strings expected fewer than 5 times are pooled into one cell
-index = samples @ (2 ** torch.arange(n_bits - 1, -1, -1, device=device))   # (B,) row of each sample
+index = samples @ (2 ** torch.arange(n_bits - 1, -1, -1))                  # (B,) row of each sample
 counts = torch.bincount(index, minlength=2**n_bits)                         # (1024,)
 expected = n_samples * p_model
 small = expected < 5
@@ -439,7 +441,8 @@ observed = torch.cat([counts[~small].double(), counts[small].sum()[None].double(
 expected = torch.cat([expected[~small], expected[small].sum()[None]])
 chi2 = ((observed - expected) ** 2 / expected).sum().item()
 dof = len(expected) - 1
-p_value = torch.special.gammaincc(torch.tensor(dof / 2, dtype=torch.float64), torch.tensor(chi2 / 2, dtype=torch.float64)).item()
+# p-value: P(chi-square with dof degrees of freedom > chi2), a regularised incomplete gamma function
+p_value = torch.special.gammaincc(torch.tensor(dof / 2.0), torch.tensor(chi2 / 2.0)).item()
 print(f"chi-square {chi2:.1f} on {dof} degrees of freedom, p-value {p_value:.3f}")
 assert np.allclose((chi2, p_value), chi_square_test(counts, p_model))   # the course's test agrees
 assert p_value > 1e-3
@@ -449,9 +452,9 @@ top = p_model.argsort(descending=True)[:16]
 labels = ["".join(map(str, s)) for s in strings[top].tolist()]
 positions = np.arange(len(top))
 plt.figure(figsize=(8, 3))
-plt.bar(positions - 0.27, p_source[top].cpu(), width=0.27, label="source")
-plt.bar(positions, p_model[top].cpu(), width=0.27, label="MADE (exact)")
-plt.bar(positions + 0.27, (counts[top] / n_samples).cpu(), width=0.27, label="MADE samples")
+plt.bar(positions - 0.27, p_source[top], width=0.27, label="source")
+plt.bar(positions, p_model[top], width=0.27, label="MADE (exact)")
+plt.bar(positions + 0.27, counts[top] / n_samples, width=0.27, label="MADE samples")
 plt.xticks(positions, labels, rotation=70, fontsize=7, family="monospace")
 plt.ylabel("probability"); plt.title("The 16 most likely strings"); plt.legend(fontsize=8)
 plt.tight_layout(); plt.show()

@@ -370,7 +370,7 @@ print(f"unigram counts on the test set: {unigram_test:.4f} nats per symbol")
 def exact_cross_entropy(model):
     """sum_i pi_i H(P_i, Q_i): the model's expected test loss per symbol on the chain."""
     with torch.no_grad():
-        Q = model(torch.arange(V, device=device)[None])[0].double().softmax(dim=-1).cpu()   # (V, V)
+        Q = model(torch.arange(V, device=device)[None])[0].cpu().double().softmax(dim=-1)   # (V, V)
     return (pi * cross_entropy(P, Q)).sum().item(), Q
 
 
@@ -392,7 +392,7 @@ test_loss = history.eval_loss[-1]
 # %%
 with torch.no_grad():   # standard error of the test loss, from 200 independent test sequences
     inputs, targets = (t.to(device) for t in test_batches[0])
-    per_sequence = nll(model(inputs), targets, reduction="none").mean(dim=1).double().cpu()   # (200,)
+    per_sequence = nll(model(inputs), targets, reduction="none").mean(dim=1).cpu().double()   # (200,)
 standard_error = per_sequence.std().item() / math.sqrt(len(per_sequence))
 
 print(f"test loss {test_loss:.4f} ± {standard_error:.4f} | exact expected loss {final_exact:.4f} "
