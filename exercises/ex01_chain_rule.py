@@ -113,7 +113,7 @@ def ar_param_count(n_vars, n_values):
         sum_{i=1..n_vars} n_values**(i-1) * (n_values - 1), as an int.
     """
     # YOUR CODE HERE
-    raise NotImplementedError('a sum over i = 1..n_vars of n_values ** (i - 1) * (n_values - 1)')
+    raise NotImplementedError('table i has one row per prefix and n_values - 1 free numbers per row; add up with ints')
 
 
 # %%

@@ -141,7 +141,7 @@ def log_softmax(logits):
         (..., V) tensor of log-probabilities.
     """
     # YOUR CODE HERE
-    raise NotImplementedError('m = logits.max(dim=-1, keepdim=True).values; return (logits - m) - log(sum(exp(logits - m)))')
+    raise NotImplementedError('shift each row by its maximum (keepdim=True) so that every exponent is <= 0, then use the formula')
 
 
 # %%

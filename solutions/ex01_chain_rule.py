@@ -129,7 +129,7 @@ def ar_param_count(n_vars, n_values):
         sum_{i=1..n_vars} n_values**(i-1) * (n_values - 1), as an int.
     """
     ### BEGIN SOLUTION
-    # HINT: a sum over i = 1..n_vars of n_values ** (i - 1) * (n_values - 1)
+    # HINT: table i has one row per prefix and n_values - 1 free numbers per row; add up with ints
     return sum(n_values ** (i - 1) * (n_values - 1) for i in range(1, n_vars + 1))
     ### END SOLUTION
 

@@ -154,7 +154,7 @@ def log_softmax(logits):
         (..., V) tensor of log-probabilities.
     """
     ### BEGIN SOLUTION
-    # HINT: m = logits.max(dim=-1, keepdim=True).values; return (logits - m) - log(sum(exp(logits - m)))
+    # HINT: shift each row by its maximum (keepdim=True) so that every exponent is <= 0, then use the formula
     shifted = logits - logits.max(dim=-1, keepdim=True).values
     return shifted - shifted.exp().sum(dim=-1, keepdim=True).log()
     ### END SOLUTION
