@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import math
 import time
 from pathlib import Path
@@ -85,8 +86,9 @@ def run(label: str, names: list[str], args, device) -> None:
     rows = [bench_bigram(tok, train_names, test)]
     print_row(rows[-1])
     for cell in args.cells:
-        config = CharRNNConfig(tok.vocab_size, cell, d_embed=args.d_embed, d_hidden=args.d_hidden,
-                               n_layers=args.n_layers, dropout=args.dropout)
+        sizes = {k: getattr(args, k) for k in ("d_embed", "d_hidden", "n_layers", "dropout")}
+        config = dataclasses.replace(CharRNNConfig.large(tok.vocab_size, cell),
+                                     **{k: v for k, v in sizes.items() if v is not None})
         rows.append(bench_rnn(config, tok, train_names, val, test, args, device))
         print_row(rows[-1])
 
@@ -103,10 +105,11 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=5.0, help="training budget per recurrent model")
     parser.add_argument("--clock", choices=["wall", "process"], default="wall")
     parser.add_argument("--cells", nargs="+", default=["lstm", "gru"], choices=["rnn", "lstm", "gru"])
-    parser.add_argument("--d-embed", type=int, default=64)
-    parser.add_argument("--d-hidden", type=int, default=256)
-    parser.add_argument("--n-layers", type=int, default=1)
-    parser.add_argument("--dropout", type=float, default=0.1)
+    # model sizes default to CharRNNConfig.large
+    parser.add_argument("--d-embed", type=int)
+    parser.add_argument("--d-hidden", type=int)
+    parser.add_argument("--n-layers", type=int)
+    parser.add_argument("--dropout", type=float)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--weight-decay", type=float, default=0.01)
