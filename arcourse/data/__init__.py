@@ -3,6 +3,8 @@
 Nothing here downloads: text comes from the `names` package (US census name lists) or from
 a path you give; synthetic sources come with their exact entropy so a model's loss can be
 compared with the best achievable.
+The one exception is optional and never used by tests or notebooks: `fetch` and
+`load_tiny_shakespeare` download a public corpus once and verify its SHA-256.
 """
 from arcourse.data.download import TINY_SHAKESPEARE, RemoteFile, fetch, load_tiny_shakespeare
 from arcourse.data.series import GarchProcess, SeriesSample, series_batches
