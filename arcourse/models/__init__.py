@@ -4,5 +4,11 @@ Each model's `forward` returns logits with the category axis last, so `arcourse.
 `arcourse.train` serve all of them; sequence models also speak the `generate` protocol of
 `arcourse.decoding` (`start`/`step` for fast incremental generation).
 """
+from arcourse.models.gpt import GPT, GPTConfig, KVCache, sinusoidal_positions
 
-__all__: list[str] = []
+__all__: list[str] = [
+    "GPT",
+    "GPTConfig",
+    "KVCache",
+    "sinusoidal_positions",
+]
