@@ -4,6 +4,7 @@ Nothing here downloads: text comes from the `names` package (US census name list
 a path you give; synthetic sources come with their exact entropy so a model's loss can be
 compared with the best achievable.
 """
+from arcourse.data.download import TINY_SHAKESPEARE, RemoteFile, fetch, load_tiny_shakespeare
 from arcourse.data.synthetic import MarkovChain
 from arcourse.data.text import (
     CharTokenizer,
@@ -18,6 +19,10 @@ from arcourse.data.text import (
 __all__ = [
     "CharTokenizer",
     "MarkovChain",
+    "RemoteFile",
+    "TINY_SHAKESPEARE",
+    "fetch",
+    "load_tiny_shakespeare",
     "load_names",
     "load_text",
     "NameBatches",
