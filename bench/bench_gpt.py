@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from arcourse import evaluate, make_generator, seed_everything, train
+from arcourse.training import default_loss
 from arcourse.data import CharTokenizer, NameBatches, load_names, load_text, split_dataset, text_batches
 from arcourse.decoding import generate
 from arcourse.models import GPT, GPTConfig
@@ -34,25 +35,39 @@ DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
 class Clocks:
-    """Wall and CPU time of training, with evaluation time taken out."""
+    """Wall and CPU time of training, with evaluation time taken out; prints each evaluation
+    as it finishes (so a run cut short still reports its curve)."""
 
     def __init__(self):
         self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
         self.paused_wall = self.paused_cpu = 0.0
+        self.curve: list[tuple[float, float, float]] = []  # (wall s, cpu s, eval loss)
+        self._total = self._count = 0.0
 
     def now(self) -> tuple[float, float]:
         return (time.perf_counter() - self.wall0 - self.paused_wall,
                 time.process_time() - self.cpu0 - self.paused_cpu)
 
-    def timed_eval(self, batches, curve: list):
-        """An eval_batches function for `train` that records (wall, cpu) at each evaluation
-        and does not count the evaluation itself."""
+    def loss_fn(self, model, batch):
+        """`default_loss`, also adding up evaluation losses for the printed curve."""
+        total, count = default_loss(model, batch)
+        if not model.training:
+            self._total += float(total)
+            self._count += int(count)
+        return total, count
+
+    def timed_eval(self, batches):
+        """An eval_batches function for `train` that stops the clocks while it runs."""
         def run():
-            curve.append(self.now())
+            wall, cpu = self.now()
             w, c = time.perf_counter(), time.process_time()
+            self._total = self._count = 0.0
             yield from batches
             self.paused_wall += time.perf_counter() - w
             self.paused_cpu += time.process_time() - c
+            self.curve.append((wall, cpu, self._total / self._count))
+            print(f"  eval {len(self.curve):2d}: wall {wall:7.1f} s  cpu {cpu:7.1f} s  loss {self.curve[-1][2]:.4f}",
+                  flush=True)
         return run
 
 
@@ -88,17 +103,17 @@ def shakespeare_run(name: str, config: GPTConfig, *, batch_size: int, steps: int
     # a fixed validation sample: 2,048 random windows of the held-out 10 %
     draw = text_batches(val_ids, config.context_len, 64, seed=1)
     val = [draw() for _ in range(32)]
-    clocks, curve = Clocks(), []
+    clocks = Clocks()
     history = train(model, text_batches(train_ids, config.context_len, batch_size, seed=seed), steps,
                     optimizer=adamw(model, lr, weight_decay), schedule="cosine", warmup_steps=warmup,
-                    eval_batches=clocks.timed_eval(val, curve), eval_every=eval_every,
+                    eval_batches=clocks.timed_eval(val), eval_every=eval_every, loss_fn=clocks.loss_fn,
                     description=name)
-    wall, cpu = curve[-1]
+    wall, cpu, _ = clocks.curve[-1]
     print(f"\n[{name}] {config.n_layers} layers, {config.n_heads} heads, width {config.d_model}, "
           f"block {config.context_len}, batch {batch_size}, {steps} steps, lr {lr:g} (cosine, warm-up {warmup}); "
           f"{model.num_parameters() / 1e6:.2f} M parameters; load {os.getloadavg()[0]:.1f}")
     print("   step   wall s    cpu s   val loss")
-    for step, (w, c), loss in zip(history.eval_steps, curve, history.eval_loss):
+    for step, (w, c, _), loss in zip(history.eval_steps, clocks.curve, history.eval_loss):
         print(f"  {step + 1:5d}  {w:7.1f}  {c:7.1f}   {loss:.4f}")
     print(f"  training: {1000 * wall / steps:.1f} ms/step wall, {1000 * cpu / steps:.1f} ms/step cpu; "
           f"{history.tokens / wall:,.0f} tokens/s wall, {history.tokens / cpu:,.0f} tokens/s per cpu-second")
@@ -137,16 +152,16 @@ def names_run(steps: int = 6000, seed: int = 0) -> None:
                        d_model=96, dropout=0.1)
     seed_everything(seed)
     model = GPT(config)
-    clocks, curve = Clocks(), []
+    clocks = Clocks()
     history = train(model, NameBatches(train_names, tok, 64, seed=seed), steps,
                     optimizer=adamw(model, 2e-3, 0.1), schedule="cosine", warmup_steps=200,
-                    eval_batches=clocks.timed_eval(list(NameBatches(val_names, tok, 512, shuffle=False)), curve),
-                    eval_every=1000, description="names")
+                    eval_batches=clocks.timed_eval(list(NameBatches(val_names, tok, 512, shuffle=False))),
+                    eval_every=1000, loss_fn=clocks.loss_fn, description="names")
     test = evaluate(model, NameBatches(test_names, tok, 512, shuffle=False))
-    wall, cpu = curve[-1]
+    wall, cpu, _ = clocks.curve[-1]
     print(f"\n[names] {len(names)} names ({len(train_names)}/{len(val_names)}/{len(test_names)}), "
           f"{model.num_parameters() / 1e6:.2f} M parameters, {steps} steps of 64 names; load {os.getloadavg()[0]:.1f}")
-    for step, (w, c), loss in zip(history.eval_steps, curve, history.eval_loss):
+    for step, (w, c, _), loss in zip(history.eval_steps, clocks.curve, history.eval_loss):
         print(f"  step {step + 1:5d}  wall {w:6.1f} s  cpu {c:6.1f} s  val {loss:.4f}")
     print(f"  test NLL {test:.4f} nats/char (goal <= 1.90; makemore's transformer ~1.92)")
 

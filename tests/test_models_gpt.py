@@ -8,6 +8,7 @@ import torch
 from arcourse import make_generator, nll, train
 from arcourse.decoding import TopK, generate
 from arcourse.models import GPT, GPTConfig, KVCache, sinusoidal_positions
+from arcourse.models.gpt import CausalSelfAttention
 
 
 def _model(seed=0, **changes):
@@ -46,6 +47,20 @@ def test_kv_cache_equals_recompute_over_many_steps():
         logits, cache = model.step(idx[:, t], cache)
         assert cache.length == t + 1 and cache.keys[0].shape == (4, 2, t + 1, 16)
         torch.testing.assert_close(logits, full[:, t], atol=1e-5, rtol=0)
+
+
+def test_attention_with_past_reads_a_chunk_like_the_full_sequence():
+    """Several new positions on top of cached keys (as a chunked prompt or a verification
+    pass would use): each new position sees the past and the new positions up to itself."""
+    torch.manual_seed(0)
+    attn = CausalSelfAttention(GPTConfig.tiny(d_model=32, n_heads=4)).eval()
+    x = torch.randn(2, 9, 32)
+    full, (k_all, v_all) = attn(x)
+    _, past = attn(x[:, :5])
+    chunk, (k, v) = attn(x[:, 5:], past)
+    torch.testing.assert_close(chunk, full[:, 5:], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(k, k_all)
+    torch.testing.assert_close(v, v_all)
 
 
 def test_cache_is_not_modified_by_step():
@@ -143,7 +158,7 @@ def test_attention_maps_are_causal_distributions_and_match_the_output():
     # the written-out weights reproduce the fused attention of layer 0
     block = model.blocks[0]
     x = block.ln1(model._embed(idx, 0))
-    _, v, = block.attn._heads(x)[1:]
+    _, _, v = block.attn._heads(x)
     y = (maps[0] @ v).transpose(1, 2).reshape(2, 9, -1)
     torch.testing.assert_close(block.attn.proj(y), block.attn(x)[0], atol=1e-5, rtol=1e-5)
 
