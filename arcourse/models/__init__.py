@@ -19,6 +19,7 @@ from arcourse.models.continuous import (
     gaussian_nll,
     student_t_nll,
 )
+from arcourse.models.gpt import GPT, GPTConfig, KVCache, sinusoidal_positions
 
 __all__: list[str] = [
     "BigramConfig",
@@ -35,4 +36,8 @@ __all__: list[str] = [
     "forecast",
     "gaussian_nll",
     "student_t_nll",
+    "GPT",
+    "GPTConfig",
+    "KVCache",
+    "sinusoidal_positions",
 ]
