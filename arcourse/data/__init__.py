@@ -6,6 +6,7 @@ compared with the best achievable.
 The one exception is optional and never used by tests or notebooks: `fetch` and
 `load_tiny_shakespeare` download a public corpus once and verify its SHA-256.
 """
+from arcourse.data.binary import all_binary_strings, append_rule_bit, majority_bit, parity_bit
 from arcourse.data.download import TINY_SHAKESPEARE, RemoteFile, fetch, load_tiny_shakespeare
 from arcourse.data.series import GarchProcess, SeriesSample, series_batches
 from arcourse.data.synthetic import MarkovChain
@@ -20,6 +21,10 @@ from arcourse.data.text import (
 )
 
 __all__ = [
+    "all_binary_strings",
+    "append_rule_bit",
+    "majority_bit",
+    "parity_bit",
     "CharTokenizer",
     "GarchProcess",
     "MarkovChain",
