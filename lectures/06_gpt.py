@@ -253,6 +253,8 @@ with torch.no_grad():
 # $2\pi$ steps to once every $2\pi\cdot 10000$ steps. Two consequences we can check: moving
 # by $k$ positions is a fixed *rotation* of each pair (a linear map that does not depend on
 # $pos$), and the dot product $PE(p)\cdot PE(q)$ depends only on the distance $p-q$.
+# (`GPT(positional="sinusoidal")` adds this table scaled down to the size of its freshly
+# initialised token embeddings, so that the fixed position signal does not drown them.)
 
 # %%
 C, T = 64, 48

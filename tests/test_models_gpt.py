@@ -173,6 +173,9 @@ def test_sinusoidal_formula():
             assert math.isclose(table[pos, 2 * i + 1].item(), math.cos(angle), abs_tol=1e-6)
     model = _model(positional="sinusoidal")
     assert not any("pos" in name for name, _ in model.named_parameters())
+    # the model adds the table scaled to the token embeddings' initial size (RMS 0.02)
+    torch.testing.assert_close(model.pos_table, sinusoidal_positions(12, 32) * 0.02 * math.sqrt(2))
+    torch.testing.assert_close(model.pos_table.pow(2).mean().sqrt(), torch.tensor(0.02), atol=1e-3, rtol=0)
     with pytest.raises(ValueError, match="even d_model"):
         sinusoidal_positions(4, 5)
 

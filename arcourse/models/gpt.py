@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from arcourse.metrics import nll
 
 _POSITIONAL = ("learned", "sinusoidal", "none")
+_INIT_STD = 0.02  # GPT-2's initial scale of weights and embeddings
 
 
 def _check_int(name: str, value, low: int) -> None:
@@ -40,7 +41,8 @@ class GPTConfig:
         n_heads: attention heads N per block; d_model must be divisible by it (D = d_model / N).
         d_model: width of the residual stream.
         dropout: dropout probability on embeddings, attention weights and residual branches.
-        positional: "learned" (GPT), "sinusoidal" (Vaswani et al.) or "none".
+        positional: "learned" (GPT), "sinusoidal" (Vaswani et al.'s fixed codes, scaled to
+            the token embeddings' initial size) or "none".
         bias: whether the linear layers and LayerNorms have biases.
         mlp_ratio: hidden width of the MLP as a multiple of d_model.
     """
@@ -234,8 +236,10 @@ class GPT(nn.Module):
         if config.positional == "learned":
             self.pos_emb = nn.Embedding(config.context_len, config.d_model)
         elif config.positional == "sinusoidal":
-            self.register_buffer("pos_table", sinusoidal_positions(config.context_len, config.d_model),
-                                 persistent=False)
+            # scaled to the size of the token embeddings at initialisation (RMS _INIT_STD per
+            # coordinate; a sinusoid's RMS is 1/sqrt(2)), so that neither signal drowns the other
+            table = sinusoidal_positions(config.context_len, config.d_model) * (_INIT_STD * math.sqrt(2))
+            self.register_buffer("pos_table", table, persistent=False)
         self.emb_dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
         self.ln_f = nn.LayerNorm(config.d_model, bias=config.bias)
@@ -244,12 +248,12 @@ class GPT(nn.Module):
         self.apply(self._init_weights)
         for block in self.blocks:  # GPT-2: residual branches scaled so depth does not blow up
             for proj in (block.attn.proj, block.mlp.proj):
-                nn.init.normal_(proj.weight, std=0.02 / math.sqrt(2 * config.n_layers))
+                nn.init.normal_(proj.weight, std=_INIT_STD / math.sqrt(2 * config.n_layers))
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
         if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, std=0.02)
+            nn.init.normal_(module.weight, std=_INIT_STD)
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
