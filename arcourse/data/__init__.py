@@ -4,6 +4,14 @@ Nothing here downloads: text comes from the `names` package (US census name list
 a path you give; synthetic sources come with their exact entropy so a model's loss can be
 compared with the best achievable.
 """
+from arcourse.data.images import (
+    ImageBatches,
+    ImageData,
+    load_digits,
+    load_image_array,
+    quantize,
+    split_images,
+)
 from arcourse.data.synthetic import MarkovChain
 from arcourse.data.text import (
     CharTokenizer,
@@ -17,11 +25,17 @@ from arcourse.data.text import (
 
 __all__ = [
     "CharTokenizer",
+    "ImageBatches",
+    "ImageData",
     "MarkovChain",
+    "load_digits",
+    "load_image_array",
     "load_names",
     "load_text",
     "NameBatches",
     "pad_sequences",
+    "quantize",
+    "split_images",
     "split_dataset",
     "text_batches",
 ]

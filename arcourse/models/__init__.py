@@ -4,5 +4,30 @@ Each model's `forward` returns logits with the category axis last, so `arcourse.
 `arcourse.train` serve all of them; sequence models also speak the `generate` protocol of
 `arcourse.decoding` (`start`/`step` for fast incremental generation).
 """
+from arcourse.models.pixelcnn import (
+    GatedPixelCNN,
+    GatedPixelCNNConfig,
+    IndependentPixels,
+    MaskedConv2d,
+    PixelCNN,
+    PixelCNNConfig,
+    complete_images,
+    load_pixelcnn,
+    log_likelihood,
+    pixelcnn_mask,
+    sample_images,
+)
 
-__all__: list[str] = []
+__all__: list[str] = [
+    "GatedPixelCNN",
+    "GatedPixelCNNConfig",
+    "IndependentPixels",
+    "MaskedConv2d",
+    "PixelCNN",
+    "PixelCNNConfig",
+    "complete_images",
+    "load_pixelcnn",
+    "log_likelihood",
+    "pixelcnn_mask",
+    "sample_images",
+]
