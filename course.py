@@ -77,4 +77,9 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except subprocess.CalledProcessError as err:
+        sys.exit(f"course.py: step failed with exit code {err.returncode}: {' '.join(map(str, err.cmd))}")
+    except KeyboardInterrupt:
+        sys.exit(130)

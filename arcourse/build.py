@@ -86,6 +86,8 @@ def to_notebook_json(source: str, name: str = "<source>") -> str:
     notebook = jupytext.reads(source, fmt="py:percent")
     if "kernelspec" not in notebook.metadata:
         raise BuildError(f"{name}: the Jupytext header has no kernelspec; nbval and JupyterLab need one")
+    for number, cell in enumerate(notebook.cells):
+        cell["id"] = f"cell-{number}"  # stable ids, so an unchanged source builds the same file
     return nbformat.writes(notebook) + "\n"
 
 

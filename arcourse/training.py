@@ -29,7 +29,7 @@ class History:
     eval_steps: list[int] = field(default_factory=list)
     eval_loss: list[float] = field(default_factory=list)
     grad_norm: list[float] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0       # time spent in training steps (evaluation not included)
     tokens: int = 0
 
     @property
@@ -162,8 +162,10 @@ def train(
         history.grad_norm.append(float(norm))
         history.tokens += int(count)
         if eval_batches is not None and eval_every and (i + 1) % eval_every == 0 and i + 1 < steps:
+            eval_start = time.perf_counter()
             history.eval_steps.append(first + i)
             history.eval_loss.append(evaluate(model, eval_batches(), loss_fn))
+            start += time.perf_counter() - eval_start  # keep evaluation out of the training time
         if i % 10 == 0 or i == steps - 1:
             bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}")
     for group, base in zip(opt.param_groups, base_lrs):

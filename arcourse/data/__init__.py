@@ -4,6 +4,7 @@ Nothing here downloads: text comes from the `names` package (US census name list
 a path you give; synthetic sources come with their exact entropy so a model's loss can be
 compared with the best achievable.
 """
+from arcourse.data.download import TINY_SHAKESPEARE, RemoteFile, fetch, load_tiny_shakespeare
 from arcourse.data.images import (
     ImageBatches,
     ImageData,
@@ -28,8 +29,12 @@ __all__ = [
     "ImageBatches",
     "ImageData",
     "MarkovChain",
+    "RemoteFile",
+    "TINY_SHAKESPEARE",
+    "fetch",
     "load_digits",
     "load_image_array",
+    "load_tiny_shakespeare",
     "load_names",
     "load_text",
     "NameBatches",

@@ -4,6 +4,8 @@ Each model's `forward` returns logits with the category axis last, so `arcourse.
 `arcourse.train` serve all of them; sequence models also speak the `generate` protocol of
 `arcourse.decoding` (`start`/`step` for fast incremental generation).
 """
+from arcourse.models.bigram import BigramConfig, BigramLM
+from arcourse.models.char_rnn import CharRNN, CharRNNConfig
 from arcourse.models.pixelcnn import (
     GatedPixelCNN,
     GatedPixelCNNConfig,
@@ -19,6 +21,10 @@ from arcourse.models.pixelcnn import (
 )
 
 __all__: list[str] = [
+    "BigramConfig",
+    "BigramLM",
+    "CharRNN",
+    "CharRNNConfig",
     "GatedPixelCNN",
     "GatedPixelCNNConfig",
     "IndependentPixels",
