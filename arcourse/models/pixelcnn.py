@@ -367,7 +367,7 @@ class IndependentPixels(_PixelModel):
             raise ValueError(f"smoothing must be >= 0, got smoothing={smoothing!r}")
         if images.ndim != 4 or images.is_floating_point() or len(images) == 0:
             raise ValueError(f"images must be integer levels of shape (N, C, H, W), got {tuple(images.shape)}")
-        counts = F.one_hot(images.long(), levels).sum(0).double() + smoothing  # (C, H, W, K)
+        counts = F.one_hot(images.long().cpu(), levels).sum(0).double() + smoothing  # (C, H, W, K), on the CPU
         return cls((counts / counts.sum(-1, keepdim=True)).log())
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
