@@ -9,6 +9,14 @@ The one exception is optional and never used by tests or notebooks: `fetch` and
 from arcourse.data.binary import all_binary_strings, append_rule_bit, majority_bit, parity_bit
 from arcourse.data.download import TINY_SHAKESPEARE, RemoteFile, fetch, load_tiny_shakespeare
 from arcourse.data.series import GarchProcess, SeriesSample, series_batches
+from arcourse.data.images import (
+    ImageBatches,
+    ImageData,
+    load_digits,
+    load_image_array,
+    quantize,
+    split_images,
+)
 from arcourse.data.synthetic import MarkovChain
 from arcourse.data.text import (
     CharTokenizer,
@@ -27,10 +35,14 @@ __all__ = [
     "parity_bit",
     "CharTokenizer",
     "GarchProcess",
+    "ImageBatches",
+    "ImageData",
     "MarkovChain",
     "RemoteFile",
     "TINY_SHAKESPEARE",
     "fetch",
+    "load_digits",
+    "load_image_array",
     "load_tiny_shakespeare",
     "load_names",
     "load_text",
@@ -38,6 +50,8 @@ __all__ = [
     "pad_sequences",
     "SeriesSample",
     "series_batches",
+    "quantize",
+    "split_images",
     "split_dataset",
     "text_batches",
 ]

@@ -20,6 +20,19 @@ from arcourse.models.continuous import (
     student_t_nll,
 )
 from arcourse.models.gpt import GPT, GPTConfig, KVCache, sinusoidal_positions
+from arcourse.models.pixelcnn import (
+    GatedPixelCNN,
+    GatedPixelCNNConfig,
+    IndependentPixels,
+    MaskedConv2d,
+    PixelCNN,
+    PixelCNNConfig,
+    complete_images,
+    load_pixelcnn,
+    log_likelihood,
+    pixelcnn_mask,
+    sample_images,
+)
 
 __all__: list[str] = [
     "BigramConfig",
@@ -40,4 +53,15 @@ __all__: list[str] = [
     "GPTConfig",
     "KVCache",
     "sinusoidal_positions",
+    "GatedPixelCNN",
+    "GatedPixelCNNConfig",
+    "IndependentPixels",
+    "MaskedConv2d",
+    "PixelCNN",
+    "PixelCNNConfig",
+    "complete_images",
+    "load_pixelcnn",
+    "log_likelihood",
+    "pixelcnn_mask",
+    "sample_images",
 ]
