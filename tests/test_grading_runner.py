@@ -186,3 +186,13 @@ def test_broken_checks_are_a_grader_error_not_a_zero(tmp_path, capsys):
     (checks / "test_ex99.py").write_text("def helper():\n    pass\n")
     with pytest.raises(GraderError, match="holds no graded checks"):
         grade(SOLUTION, checks=checks)
+
+
+def test_only_name_assignments_count_as_constants():
+    """A scratch cell that stores into an array must not be taken as a definition."""
+    from arcourse.grading.submission import _is_constant
+    import ast
+
+    kept = [_is_constant(ast.parse(code).body[0]) for code in
+            ["K = 3", "a, b = 1, 2", "known[:, 0] = True", "obj.attr = 1", "X: int = 4", "y = f(3)"]]
+    assert kept == [True, True, False, False, True, False]

@@ -19,6 +19,20 @@ from arcourse.models.continuous import (
     gaussian_nll,
     student_t_nll,
 )
+from arcourse.models.gpt import GPT, GPTConfig, KVCache, sinusoidal_positions
+from arcourse.models.pixelcnn import (
+    GatedPixelCNN,
+    GatedPixelCNNConfig,
+    IndependentPixels,
+    MaskedConv2d,
+    PixelCNN,
+    PixelCNNConfig,
+    complete_images,
+    load_pixelcnn,
+    log_likelihood,
+    pixelcnn_mask,
+    sample_images,
+)
 
 __all__: list[str] = [
     "BigramConfig",
@@ -35,4 +49,19 @@ __all__: list[str] = [
     "forecast",
     "gaussian_nll",
     "student_t_nll",
+    "GPT",
+    "GPTConfig",
+    "KVCache",
+    "sinusoidal_positions",
+    "GatedPixelCNN",
+    "GatedPixelCNNConfig",
+    "IndependentPixels",
+    "MaskedConv2d",
+    "PixelCNN",
+    "PixelCNNConfig",
+    "complete_images",
+    "load_pixelcnn",
+    "log_likelihood",
+    "pixelcnn_mask",
+    "sample_images",
 ]

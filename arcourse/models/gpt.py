@@ -1,0 +1,382 @@
+"""GPT: a decoder-only transformer (Radford et al., 2018, after Vaswani et al., 2017).
+
+Each position mixes information from the positions before it by causal self-attention,
+softmax(Q K^T / sqrt(D) + M) V with M = -inf above the diagonal, so the output at step t
+depends only on tokens <= t and one forward pass gives every conditional p(x_t | x_<t).
+Attention alone ignores order, so position embeddings (learned, or Vaswani's fixed
+sinusoids) are added to the token embeddings; pre-LayerNorm blocks of attention and an MLP
+with residual connections are stacked, and the output layer shares the token embedding
+matrix. Generation keeps each layer's keys and values (the KV cache), so a new token costs
+one attention row, O(T), instead of recomputing the whole prefix, O(T^2).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from arcourse.metrics import nll
+
+_POSITIONAL = ("learned", "sinusoidal", "none")
+_INIT_STD = 0.02  # GPT-2's initial scale of weights and embeddings
+
+
+def _check_int(name: str, value, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"GPTConfig needs an integer {name} >= {low}, got {name}={value!r}")
+
+
+@dataclass(frozen=True)
+class GPTConfig:
+    """Sizes and switches of a GPT.
+
+    Args:
+        vocab_size: number of token ids V.
+        context_len: the longest sequence the model reads (learned position embeddings
+            exist for positions 0..context_len-1).
+        n_layers: number of transformer blocks.
+        n_heads: attention heads N per block; d_model must be divisible by it (D = d_model / N).
+        d_model: width of the residual stream.
+        dropout: dropout probability on embeddings, attention weights and residual branches.
+        positional: "learned" (GPT), "sinusoidal" (Vaswani et al.'s fixed codes, scaled to
+            the token embeddings' initial size) or "none".
+        bias: whether the linear layers and LayerNorms have biases.
+        mlp_ratio: hidden width of the MLP as a multiple of d_model.
+    """
+
+    vocab_size: int = 27
+    context_len: int = 32
+    n_layers: int = 2
+    n_heads: int = 2
+    d_model: int = 64
+    dropout: float = 0.0
+    positional: str = "learned"
+    bias: bool = True
+    mlp_ratio: int = 4
+
+    def __post_init__(self):
+        _check_int("vocab_size", self.vocab_size, 1)
+        _check_int("context_len", self.context_len, 1)
+        _check_int("n_layers", self.n_layers, 1)
+        _check_int("n_heads", self.n_heads, 1)
+        _check_int("d_model", self.d_model, 1)
+        _check_int("mlp_ratio", self.mlp_ratio, 1)
+        if self.d_model % self.n_heads:
+            raise ValueError(f"GPTConfig needs d_model divisible by n_heads, got d_model={self.d_model}, "
+                             f"n_heads={self.n_heads}")
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            raise ValueError(f"GPTConfig needs 0 <= dropout < 1, got dropout={self.dropout!r}")
+        if self.positional not in _POSITIONAL:
+            raise ValueError(f"GPTConfig needs positional in {_POSITIONAL}, got positional={self.positional!r}")
+        if self.positional == "sinusoidal" and self.d_model % 2:
+            raise ValueError(f"sinusoidal positions need an even d_model, got d_model={self.d_model}")
+        if not isinstance(self.bias, bool):
+            raise ValueError(f"GPTConfig needs bias True or False, got bias={self.bias!r}")
+
+    @property
+    def d_head(self) -> int:
+        """Width per head D = d_model / n_heads."""
+        return self.d_model // self.n_heads
+
+    @classmethod
+    def tiny(cls, vocab_size: int = 27, context_len: int = 32, **changes) -> "GPTConfig":
+        """2 layers, 2 heads, width 64: trains on the names in seconds on a CPU."""
+        return cls(**{**dict(vocab_size=vocab_size, context_len=context_len, n_layers=2, n_heads=2,
+                             d_model=64), **changes})
+
+    @classmethod
+    def small(cls, vocab_size: int = 65, context_len: int = 64, **changes) -> "GPTConfig":
+        """4 layers, 4 heads, width 128: nanoGPT's CPU recipe for Shakespeare."""
+        return cls(**{**dict(vocab_size=vocab_size, context_len=context_len, n_layers=4, n_heads=4,
+                             d_model=128), **changes})
+
+    @classmethod
+    def medium(cls, vocab_size: int = 65, context_len: int = 256, **changes) -> "GPTConfig":
+        """6 layers, 6 heads, width 384: nanoGPT's Shakespeare-char model (GPU-sized)."""
+        return cls(**{**dict(vocab_size=vocab_size, context_len=context_len, n_layers=6, n_heads=6,
+                             d_model=384), **changes})
+
+
+def sinusoidal_positions(length: int, d_model: int) -> torch.Tensor:
+    """Vaswani et al.'s fixed position codes.
+
+    PE[pos, 2i] = sin(pos / 10000^(2i / d_model)), PE[pos, 2i + 1] = cos(pos / 10000^(2i / d_model)).
+
+    Returns:
+        (length, d_model) float32.
+    """
+    if length < 1 or d_model < 2 or d_model % 2:
+        raise ValueError(f"sinusoidal_positions needs length >= 1 and an even d_model >= 2, "
+                         f"got length={length}, d_model={d_model}")
+    pos = torch.arange(length, dtype=torch.float64)[:, None]                      # (T, 1)
+    freq = 10000.0 ** (-torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)  # (d_model / 2,)
+    table = torch.empty(length, d_model, dtype=torch.float64)
+    table[:, 0::2] = torch.sin(pos * freq)
+    table[:, 1::2] = torch.cos(pos * freq)
+    return table.float()
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head self-attention in which step t attends only to steps <= t."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.n_heads, self.d_head, self.dropout = config.n_heads, config.d_head, config.dropout
+        self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=config.bias)
+        self.proj = nn.Linear(config.d_model, config.d_model, bias=config.bias)
+        self.resid_dropout = nn.Dropout(config.dropout)
+
+    def _heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=-1)                                  # 3 x (B, T, C)
+        return tuple(t.view(B, T, self.n_heads, self.d_head).transpose(1, 2) for t in (q, k, v))  # (B, N, T, D)
+
+    def forward(self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None = None
+                ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Attend over the past keys/values (if any) and the T new positions.
+
+        Args:
+            x: (B, T, C) the new positions.
+            past: keys and values of earlier positions, each (B, N, S, D), or None.
+        Returns:
+            output (B, T, C), and the keys and values of all S + T positions (B, N, S + T, D).
+        """
+        B, T, C = x.shape
+        q, k, v = self._heads(x)                                                # (B, N, T, D)
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)  # (B, N, S + T, D)
+        S = k.shape[2] - T
+        mask, causal = None, S == 0 and T > 1
+        if S > 0 and T > 1:  # new query i sees every past key and the new keys j <= i
+            mask = torch.ones(T, S + T, dtype=torch.bool, device=x.device).tril(S)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
+                                           dropout_p=self.dropout if self.training else 0.0)  # (B, N, T, D)
+        y = y.transpose(1, 2).reshape(B, T, C)                                  # (B, T, C)
+        return self.resid_dropout(self.proj(y)), (k, v)
+
+    def weights(self, x: torch.Tensor) -> torch.Tensor:
+        """The attention weights softmax(Q K^T / sqrt(D) + M), written out (for plots).
+
+        Args:
+            x: (B, T, C).
+        Returns:
+            (B, N, T, T): row t is the distribution over the positions step t reads from.
+        """
+        q, k, _ = self._heads(x)
+        T = x.shape[1]
+        scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)               # (B, N, T, T)
+        ahead = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)
+        return scores.masked_fill(ahead, float("-inf")).softmax(dim=-1)
+
+
+class MLP(nn.Module):
+    """Position-wise feed-forward network: Linear, GELU, Linear."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        hidden = config.mlp_ratio * config.d_model
+        self.fc = nn.Linear(config.d_model, hidden, bias=config.bias)
+        self.proj = nn.Linear(hidden, config.d_model, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.proj(F.gelu(self.fc(x))))
+
+
+class Block(nn.Module):
+    """Pre-LayerNorm transformer block: x + attn(ln(x)), then x + mlp(ln(x))."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(config.d_model, bias=config.bias)
+        self.attn = CausalSelfAttention(config)
+        self.ln2 = nn.LayerNorm(config.d_model, bias=config.bias)
+        self.mlp = MLP(config)
+
+    def forward(self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None = None
+                ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        update, kv = self.attn(self.ln1(x), past)
+        x = x + update
+        return x + self.mlp(self.ln2(x)), kv
+
+
+@dataclass(frozen=True)
+class KVCache:
+    """What `GPT.step` needs to continue: every layer's keys and values, and the tokens read.
+
+    keys[l], values[l]: (B, N, S, D) for the S positions read so far; tokens: (B, S).
+    """
+
+    keys: tuple[torch.Tensor, ...]
+    values: tuple[torch.Tensor, ...]
+    tokens: torch.Tensor
+
+    @property
+    def length(self) -> int:
+        return self.tokens.shape[1]
+
+
+class GPT(nn.Module):
+    """A decoder-only transformer language model.
+
+    model(idx (B, T)) -> logits (B, T, V), where logits[:, t] scores token t + 1 given
+    idx[:, :t + 1]. For generation, `start` and `step` reuse cached keys and values.
+    """
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"GPT needs a GPTConfig, got {type(config).__name__}")
+        self.config = config
+        self.context_len = config.context_len
+        self.tok_emb = nn.Embedding(config.vocab_size, config.d_model)
+        if config.positional == "learned":
+            self.pos_emb = nn.Embedding(config.context_len, config.d_model)
+        elif config.positional == "sinusoidal":
+            # scaled to the size of the token embeddings at initialisation (RMS _INIT_STD per
+            # coordinate; a sinusoid's RMS is 1/sqrt(2)), so that neither signal drowns the other
+            table = sinusoidal_positions(config.context_len, config.d_model) * (_INIT_STD * math.sqrt(2))
+            self.register_buffer("pos_table", table, persistent=False)
+        self.emb_dropout = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
+        self.ln_f = nn.LayerNorm(config.d_model, bias=config.bias)
+        self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        self.head.weight = self.tok_emb.weight  # weight tying: one matrix reads and writes tokens
+        self.apply(self._init_weights)
+        for block in self.blocks:  # GPT-2: residual branches scaled so depth does not blow up
+            for proj in (block.attn.proj, block.mlp.proj):
+                nn.init.normal_(proj.weight, std=_INIT_STD / math.sqrt(2 * config.n_layers))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=_INIT_STD)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def num_parameters(self, *, embeddings: bool = True) -> int:
+        """Number of trainable parameters (the tied matrix once); embeddings=False leaves
+        out the token and position embeddings, as scaling laws count."""
+        total = sum(p.numel() for p in self.parameters())
+        if not embeddings:
+            total -= self.tok_emb.weight.numel()
+            if self.config.positional == "learned":
+                total -= self.pos_emb.weight.numel()
+        return total
+
+    def _check_idx(self, idx: torch.Tensor, name: str = "idx") -> None:
+        if not isinstance(idx, torch.Tensor) or idx.dtype != torch.long or idx.ndim != 2:
+            got = f"{idx.dtype} {tuple(idx.shape)}" if isinstance(idx, torch.Tensor) else type(idx).__name__
+            raise ValueError(f"{name} must be an int64 tensor of shape (B, T), got {got}")
+        if idx.shape[1] < 1:
+            raise ValueError(f"{name} must hold at least one position, got shape {tuple(idx.shape)}")
+
+    def _embed(self, idx: torch.Tensor, offset: int) -> torch.Tensor:
+        x = self.tok_emb(idx)                                                   # (B, T, C)
+        T = idx.shape[1]
+        if self.config.positional == "learned":
+            x = x + self.pos_emb(torch.arange(offset, offset + T, device=idx.device))
+        elif self.config.positional == "sinusoidal":
+            x = x + self.pos_table[offset:offset + T]
+        return self.emb_dropout(x)
+
+    def _run(self, idx: torch.Tensor, cache: KVCache | None) -> tuple[torch.Tensor, KVCache]:
+        offset = 0 if cache is None else cache.length
+        x = self._embed(idx, offset)
+        keys, values = [], []
+        for i, block in enumerate(self.blocks):
+            x, (k, v) = block(x, None if cache is None else (cache.keys[i], cache.values[i]))
+            keys.append(k)
+            values.append(v)
+        tokens = idx if cache is None else torch.cat([cache.tokens, idx], dim=1)
+        return self.head(self.ln_f(x)), KVCache(tuple(keys), tuple(values), tokens)  # (B, T, V)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        """Next-token logits at every position.
+
+        Args:
+            idx: (B, T) int64 token ids, 1 <= T <= context_len.
+        Returns:
+            (B, T, V) logits; position t depends only on idx[:, :t + 1].
+        """
+        self._check_idx(idx)
+        if idx.shape[1] > self.context_len:
+            raise ValueError(f"sequence of length {idx.shape[1]} exceeds context_len={self.context_len}; "
+                             f"crop it to the last {self.context_len} tokens")
+        x = self._embed(idx, 0)
+        for block in self.blocks:
+            x, _ = block(x)
+        return self.head(self.ln_f(x))                                          # (B, T, V)
+
+    def log_likelihood(self, idx: torch.Tensor) -> torch.Tensor:
+        """Exact log p(idx[:, 1:] | idx[:, 0]) of each sequence, in nats (chain rule).
+
+        Args:
+            idx: (B, T) int64, 2 <= T <= context_len + 1; idx[:, 0] is the conditioning
+                token (the boundary for names).
+        Returns:
+            (B,) sum over t of log p(idx[:, t] | idx[:, :t]).
+        """
+        self._check_idx(idx)
+        if idx.shape[1] < 2:
+            raise ValueError(f"log_likelihood needs T >= 2 (a context token and a target), got shape {tuple(idx.shape)}")
+        return -nll(self(idx[:, :-1]), idx[:, 1:], reduction="none").sum(dim=-1)
+
+    @torch.no_grad()
+    def attention_maps(self, idx: torch.Tensor) -> list[torch.Tensor]:
+        """Every layer's attention weights on `idx`.
+
+        Returns:
+            a list of n_layers tensors (B, N, T, T); row t sums to 1 over positions <= t.
+        """
+        self._check_idx(idx)
+        if idx.shape[1] > self.context_len:
+            raise ValueError(f"sequence of length {idx.shape[1]} exceeds context_len={self.context_len}")
+        maps = []
+        x = self._embed(idx, 0)
+        for block in self.blocks:
+            maps.append(block.attn.weights(block.ln1(x)))
+            x, _ = block(x)
+        return maps
+
+    @torch.no_grad()
+    def start(self, prompt: torch.Tensor) -> tuple[torch.Tensor, KVCache]:
+        """Read a prompt and fill the cache (the `generate` fast path).
+
+        Args:
+            prompt: (B, T) int64, T >= 1; only the last context_len tokens are read.
+        Returns:
+            logits for the next token (B, V), and the cache.
+        """
+        self._check_idx(prompt, "prompt")
+        logits, cache = self._run(prompt[:, -self.context_len:], None)
+        return logits[:, -1], cache
+
+    @torch.no_grad()
+    def step(self, tokens: torch.Tensor, cache: KVCache) -> tuple[torch.Tensor, KVCache]:
+        """Append one token per row and return the next-token logits.
+
+        Each step attends from the new position to the S cached keys: O(S) work. Once the
+        cache holds context_len positions the window slides: position embeddings are
+        absolute, so the last context_len tokens are read afresh, exactly as a full
+        recompute of that window would (and at its O(T^2) cost).
+
+        Args:
+            tokens: (B,) int64, the token chosen at the last step.
+            cache: from `start` or an earlier `step`; it is not modified.
+        Returns:
+            logits (B, V) and the new cache.
+        """
+        if not isinstance(cache, KVCache):
+            raise TypeError(f"cache must be the KVCache from start() or step(), got {type(cache).__name__}")
+        B = cache.tokens.shape[0]
+        if not isinstance(tokens, torch.Tensor) or tokens.dtype != torch.long or tuple(tokens.shape) != (B,):
+            got = f"{tokens.dtype} {tuple(tokens.shape)}" if isinstance(tokens, torch.Tensor) else type(tokens).__name__
+            raise ValueError(f"tokens must be an int64 tensor of shape (B,) = ({B},), got {got}")
+        if cache.length >= self.context_len:
+            return self.start(torch.cat([cache.tokens, tokens[:, None]], dim=1))
+        logits, cache = self._run(tokens[:, None], cache)
+        return logits[:, -1], cache

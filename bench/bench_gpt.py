@@ -1,0 +1,192 @@
+"""Benchmark the library GPT on a CPU: Shakespeare (nanoGPT's char-level set-up) and makemore's names.
+
+Not a test: it prints figures. Data come from ../shared/data relative to the repository root
+(tinyshakespeare.txt, names.txt); a part whose file is absent is skipped with a message.
+
+    python bench/bench_gpt.py                      # every part
+    python bench/bench_gpt.py --part recipe        # nanoGPT's CPU recipe, on our GPT
+    python bench/bench_gpt.py --part fast          # our recipe for nanoGPT's time budget
+    python bench/bench_gpt.py --part long          # our recipe for a 10-minute budget
+    python bench/bench_gpt.py --part generate      # tokens/s with and without the KV cache
+    python bench/bench_gpt.py --part names         # test NLL on makemore's names.txt
+
+Clocks: "wall" is elapsed time, "cpu" the process's CPU time. On a machine shared with other
+jobs the wall clock measures the neighbours too, so both are printed, with the load average;
+evaluation time is left out of the training clock. `--threads 1` avoids the slowdown that
+OpenMP threads suffer on a busy machine (then cpu time ~ what one quiet core would take).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import time
+from pathlib import Path
+
+import torch
+
+from arcourse import evaluate, make_generator, seed_everything, train
+from arcourse.training import default_loss
+from arcourse.data import CharTokenizer, NameBatches, load_names, load_text, split_dataset, text_batches
+from arcourse.decoding import generate
+from arcourse.models import GPT, GPTConfig
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+class Clocks:
+    """Wall and CPU time of training, with evaluation time taken out; prints each evaluation
+    as it finishes (so a run cut short still reports its curve)."""
+
+    def __init__(self):
+        self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
+        self.paused_wall = self.paused_cpu = 0.0
+        self.curve: list[tuple[float, float, float]] = []  # (wall s, cpu s, eval loss)
+        self._total = self._count = 0.0
+
+    def now(self) -> tuple[float, float]:
+        return (time.perf_counter() - self.wall0 - self.paused_wall,
+                time.process_time() - self.cpu0 - self.paused_cpu)
+
+    def loss_fn(self, model, batch):
+        """`default_loss`, also adding up evaluation losses for the printed curve."""
+        total, count = default_loss(model, batch)
+        if not model.training:
+            self._total += float(total)
+            self._count += int(count)
+        return total, count
+
+    def timed_eval(self, batches):
+        """An eval_batches function for `train` that stops the clocks while it runs."""
+        def run():
+            wall, cpu = self.now()
+            w, c = time.perf_counter(), time.process_time()
+            self._total = self._count = 0.0
+            yield from batches
+            self.paused_wall += time.perf_counter() - w
+            self.paused_cpu += time.process_time() - c
+            self.curve.append((wall, cpu, self._total / self._count))
+            print(f"  eval {len(self.curve):2d}: wall {wall:7.1f} s  cpu {cpu:7.1f} s  loss {self.curve[-1][2]:.4f}",
+                  flush=True)
+        return run
+
+
+def load_shakespeare():
+    path = DATA / "tinyshakespeare.txt"
+    if not path.is_file():
+        return None
+    text = load_text(path)
+    tok = CharTokenizer.from_texts(text, boundary=None)
+    ids = torch.tensor(tok.encode(text))
+    n = int(0.9 * len(ids))  # nanoGPT: first 90 % train, last 10 % validation
+    return tok, ids[:n], ids[n:]
+
+
+def adamw(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """nanoGPT's optimiser: decay on matrices only, beta2 = 0.99."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+              {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.99))
+
+
+def shakespeare_run(name: str, config: GPTConfig, *, batch_size: int, steps: int, lr: float,
+                    warmup: int, weight_decay: float = 0.1, eval_every: int = 250, seed: int = 1337) -> dict:
+    data = load_shakespeare()
+    if data is None:
+        print(f"[{name}] skipped: {DATA / 'tinyshakespeare.txt'} is absent")
+        return {}
+    tok, train_ids, val_ids = data
+    config = dataclasses.replace(config, vocab_size=tok.vocab_size)
+    seed_everything(seed)
+    model = GPT(config)
+    # a fixed validation sample: 2,048 random windows of the held-out 10 %
+    draw = text_batches(val_ids, config.context_len, 64, seed=1)
+    val = [draw() for _ in range(32)]
+    clocks = Clocks()
+    history = train(model, text_batches(train_ids, config.context_len, batch_size, seed=seed), steps,
+                    optimizer=adamw(model, lr, weight_decay), schedule="cosine", warmup_steps=warmup,
+                    eval_batches=clocks.timed_eval(val), eval_every=eval_every, loss_fn=clocks.loss_fn,
+                    description=name)
+    wall, cpu, _ = clocks.curve[-1]
+    print(f"\n[{name}] {config.n_layers} layers, {config.n_heads} heads, width {config.d_model}, "
+          f"block {config.context_len}, batch {batch_size}, {steps} steps, lr {lr:g} (cosine, warm-up {warmup}); "
+          f"{model.num_parameters() / 1e6:.2f} M parameters; load {os.getloadavg()[0]:.1f}")
+    print("   step   wall s    cpu s   val loss")
+    for step, (w, c, _), loss in zip(history.eval_steps, clocks.curve, history.eval_loss):
+        print(f"  {step + 1:5d}  {w:7.1f}  {c:7.1f}   {loss:.4f}")
+    print(f"  training: {1000 * wall / steps:.1f} ms/step wall, {1000 * cpu / steps:.1f} ms/step cpu; "
+          f"{history.tokens / wall:,.0f} tokens/s wall, {history.tokens / cpu:,.0f} tokens/s per cpu-second")
+    return {"val_loss": history.eval_loss[-1], "wall": wall, "cpu": cpu}
+
+
+def generation_speed(new_tokens: int = 500, seed: int = 0) -> None:
+    """Tokens/s of `generate` with and without the KV cache, nanoGPT-CPU-recipe size."""
+    seed_everything(seed)
+    # context long enough to hold the whole continuation, so the cache never has to slide
+    model = GPT(GPTConfig.small(vocab_size=65, context_len=new_tokens + 12)).eval()
+    prompt = torch.zeros(1, 1, dtype=torch.long)
+    times, outs = {}, {}
+    for use_cache in (True, False):
+        start = time.perf_counter()
+        outs[use_cache] = generate(model, prompt, new_tokens, generator=make_generator(seed), use_cache=use_cache)
+        times[use_cache] = time.perf_counter() - start
+    assert torch.equal(outs[True], outs[False]), "cached and uncached generation differ"
+    print(f"\n[generate] {new_tokens} new tokens, {model.num_parameters() / 1e6:.2f} M parameters, "
+          f"load {os.getloadavg()[0]:.1f}")
+    for use_cache in (True, False):
+        print(f"  use_cache={use_cache!s:5}: {times[use_cache]:6.2f} s  {new_tokens / times[use_cache]:8.0f} tokens/s")
+    print(f"  KV cache speed-up: {times[False] / times[True]:.1f}x (same tokens: asserted)")
+
+
+def names_run(steps: int = 6000, seed: int = 0) -> None:
+    path = DATA / "names.txt"
+    if not path.is_file():
+        print(f"[names] skipped: {path} is absent")
+        return
+    names = load_names(path=path)
+    train_names, val_names, test_names = split_dataset(names, (0.8, 0.1, 0.1), seed=seed)
+    tok = CharTokenizer.from_texts(names)
+    context_len = max(len(n) for n in names) + 1
+    config = GPTConfig(vocab_size=tok.vocab_size, context_len=context_len, n_layers=4, n_heads=4,
+                       d_model=96, dropout=0.1)
+    seed_everything(seed)
+    model = GPT(config)
+    clocks = Clocks()
+    history = train(model, NameBatches(train_names, tok, 64, seed=seed), steps,
+                    optimizer=adamw(model, 2e-3, 0.1), schedule="cosine", warmup_steps=200,
+                    eval_batches=clocks.timed_eval(list(NameBatches(val_names, tok, 512, shuffle=False))),
+                    eval_every=1000, loss_fn=clocks.loss_fn, description="names")
+    test = evaluate(model, NameBatches(test_names, tok, 512, shuffle=False))
+    wall, cpu, _ = clocks.curve[-1]
+    print(f"\n[names] {len(names)} names ({len(train_names)}/{len(val_names)}/{len(test_names)}), "
+          f"{model.num_parameters() / 1e6:.2f} M parameters, {steps} steps of 64 names; load {os.getloadavg()[0]:.1f}")
+    for step, (w, c, _), loss in zip(history.eval_steps, clocks.curve, history.eval_loss):
+        print(f"  step {step + 1:5d}  wall {w:6.1f} s  cpu {c:6.1f} s  val {loss:.4f}")
+    print(f"  test NLL {test:.4f} nats/char (goal <= 1.90; makemore's transformer ~1.92)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", default="all", choices=["all", "recipe", "fast", "long", "generate", "names"])
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cpus, "
+          f"load {os.getloadavg()}")
+    if args.part in ("all", "recipe"):  # nanoGPT's documented CPU recipe, on this library's GPT
+        shakespeare_run("recipe", GPTConfig.small(), batch_size=12, steps=2000, lr=1e-3, warmup=100)
+    if args.part in ("all", "fast"):  # same model and step budget, a sharper schedule
+        shakespeare_run("fast", GPTConfig.small(), batch_size=12, steps=2000, lr=3e-3, warmup=100)
+    if args.part in ("all", "long"):  # about 10 minutes of one CPU core
+        shakespeare_run("long", GPTConfig.small(context_len=128), batch_size=32, steps=1600, lr=3e-3,
+                        warmup=100, eval_every=200)
+    if args.part in ("all", "generate"):
+        generation_speed()
+    if args.part in ("all", "names"):
+        names_run()
+
+
+if __name__ == "__main__":
+    main()
