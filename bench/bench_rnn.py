@@ -11,8 +11,9 @@ checkpoint with the best validation NLL is the one tested.
 
     .venv/bin/python bench/bench_rnn.py                       # both data sets, 5 min per model
     .venv/bin/python bench/bench_rnn.py --minutes 1 --data census
-    .venv/bin/python bench/bench_rnn.py --clock process       # budget in CPU seconds of this
-                                                              # process (for a shared machine)
+    .venv/bin/python bench/bench_rnn.py --clock process --threads 1
+        # budget in CPU seconds of this process, one thread (for a shared machine; these
+        # small models gain nothing from more CPU threads)
 """
 from __future__ import annotations
 
