@@ -7,6 +7,13 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+import torch
+
+# The unit tests use tiny models, for which one thread is fastest and never thrashes when
+# other work shares the cores (two threads on a busy 2-core machine made a 1 s test take
+# 140 s). Notebooks run in their own kernels and choose for themselves.
+torch.set_num_threads(1)
+
 BUDGET_S = 90.0
 _times: dict[str, float] = defaultdict(float)
 

@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
-    install("test" if command == "test" else "")
+    install("" if command == "lab" else "test")
     _run(BIN / "arcourse", "build")
     if command == "lab":
         _run(BIN / "jupyter", "lab", "--notebook-dir", ROOT, *rest)

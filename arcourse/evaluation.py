@@ -23,6 +23,7 @@ import torch
 from arcourse.data.text import CharTokenizer, pad_sequences
 from arcourse.decoding import Processor, generate
 from arcourse.metrics import IGNORE_INDEX, nll
+from arcourse.training import _model_device
 
 
 def sequence_log_prob(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -36,11 +37,6 @@ def sequence_log_prob(model: torch.nn.Module, inputs: torch.Tensor, targets: tor
         Differentiable; wrap in torch.no_grad() to only evaluate.
     """
     return -nll(model(inputs), targets, reduction="none").sum(dim=-1)  # (B,)
-
-
-def _model_device(model: torch.nn.Module) -> torch.device:
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
 
 
 @torch.no_grad()

@@ -3,8 +3,20 @@
 Nothing here downloads: text comes from the `names` package (US census name lists) or from
 a path you give; synthetic sources come with their exact entropy so a model's loss can be
 compared with the best achievable.
+The one exception is optional and never used by tests or notebooks: `fetch` and
+`load_tiny_shakespeare` download a public corpus once and verify its SHA-256.
 """
+from arcourse.data.binary import all_binary_strings, append_rule_bit, majority_bit, parity_bit
 from arcourse.data.download import TINY_SHAKESPEARE, RemoteFile, fetch, load_tiny_shakespeare
+from arcourse.data.series import GarchProcess, SeriesSample, series_batches
+from arcourse.data.images import (
+    ImageBatches,
+    ImageData,
+    load_digits,
+    load_image_array,
+    quantize,
+    split_images,
+)
 from arcourse.data.synthetic import MarkovChain
 from arcourse.data.text import (
     CharTokenizer,
@@ -17,16 +29,29 @@ from arcourse.data.text import (
 )
 
 __all__ = [
+    "all_binary_strings",
+    "append_rule_bit",
+    "majority_bit",
+    "parity_bit",
     "CharTokenizer",
+    "GarchProcess",
+    "ImageBatches",
+    "ImageData",
     "MarkovChain",
     "RemoteFile",
     "TINY_SHAKESPEARE",
     "fetch",
+    "load_digits",
+    "load_image_array",
     "load_tiny_shakespeare",
     "load_names",
     "load_text",
     "NameBatches",
     "pad_sequences",
+    "SeriesSample",
+    "series_batches",
+    "quantize",
+    "split_images",
     "split_dataset",
     "text_batches",
 ]

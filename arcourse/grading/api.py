@@ -9,9 +9,23 @@ A check file `arcourse/grading/checks/test_exNN.py` holds one class per question
             got = student.entropy(p)          # runs the student's function
             check_close(got, reference(p), "entropy(p)", p=p)
 
-`student.NAME(...)` calls the submission's top-level function NAME. Pass only data and
-picklable objects (tensors, arrays, numbers, strings, torch modules, top-level functions)
-and treat what comes back as data: the grader may run the submission in another process.
+`student.NAME(...)` calls the submission's top-level function NAME. The submission runs in
+another, sandboxed process (see `sandbox.py`), so:
+
+- Arguments travel pickled: pass data (tensors, arrays, numbers, strings, containers),
+  torch modules from `arcourse`, generators, and functions importable from
+  arcourse/torch/numpy (not lambdas, closures, or helpers defined in the check file). The
+  student's code works on copies: to check what a function changed, have it return it.
+- Results come back as data: tensors, arrays, numbers, strings, lists/tuples/dicts/sets of
+  those. Anything else (an instance of the student's class, a model) stays in the student's
+  process and arrives as a handle whose calls, attributes, items, `len` and iteration work
+  (`stats = student.RunningStats(); stats.update(1.0); stats.mean()`); handles can be passed
+  back as arguments. A tensor arrives detached (no autograd graph crosses processes).
+- An exception in the student's code is raised in the check as a `StudentError` that also
+  derives from the built-in type (`with pytest.raises(ValueError): student.f(bad)` works).
+- Time: each question (class) has its own budget of student time, so a slow or endless
+  question fails alone. Hypothesis runs derandomized (same examples every time), without
+  a deadline, and reports the first failing example unshrunk.
 """
 from __future__ import annotations
 

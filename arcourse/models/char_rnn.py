@@ -9,6 +9,7 @@ chain rule gives the exact probability of a whole string.
 
 Generation is O(1) per token: `start` reads a prompt once and returns the recurrent state,
 `step` advances that state by one token (the fast path of `arcourse.decoding.generate`).
+`unroll` does the same with gradients, for training step by step (scheduled sampling).
 """
 from __future__ import annotations
 
@@ -66,8 +67,9 @@ class CharRNNConfig:
 
     @classmethod
     def large(cls, vocab_size: int, cell: str = "lstm") -> "CharRNNConfig":
-        """Two layers of 256 with dropout: the benchmark's model for makemore's 32K names."""
-        return cls(vocab_size, cell=cell, d_embed=64, d_hidden=256, n_layers=2, dropout=0.2)
+        """One layer of 256 with light dropout (hundreds of thousands of parameters): the
+        benchmark's model for makemore's 32K names (bench/bench_rnn.py)."""
+        return cls(vocab_size, cell=cell, d_embed=64, d_hidden=256, n_layers=1, dropout=0.1)
 
 
 class CharRNN(nn.Module):
@@ -123,28 +125,40 @@ class CharRNN(nn.Module):
             raise ValueError(f"{what} must hold ids in [0, {self.config.vocab_size}), "
                              f"got values from {int(idx.min())} to {int(idx.max())}")
 
-    def _run(self, idx: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
+    def unroll(self, idx: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        """Read `idx` from `state` and return the logits and the state after it, with
+        gradients: for training step by step (scheduled sampling, truncated backpropagation
+        through time), where `forward` would restart from zeros.
+
+        Args:
+            idx: (B, T) int64 token ids.
+            state: the state to start from (default: zeros, see `init_state`).
+        Returns:
+            logits (B, T, V) and the state after the last token.
+        """
+        self._check_ids(idx, 2, "idx")
+        return self._unroll(idx, state)
+
+    def _unroll(self, idx: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
         x = self.drop(self.embed(idx))                       # (B, T, d_embed)
         out, state = self.rnn(x, state)                      # (B, T, d_hidden)
         return self.head(self.drop(out)), state              # (B, T, V)
 
-    def forward(self, idx: torch.Tensor, state: State | None = None) -> torch.Tensor:
-        """Next-token logits at every position, teacher forced.
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        """Next-token logits at every position, teacher forced, from the zero state.
 
         Args:
             idx: (B, T) int64 token ids.
-            state: the state to start from (default: zeros).
         Returns:
             (B, T, V) logits; position t depends only on idx[:, :t + 1].
         """
-        self._check_ids(idx, 2, "idx")
-        return self._run(idx, state)[0]
+        return self.unroll(idx)[0]
 
     @torch.no_grad()
     def start(self, prompt: torch.Tensor) -> tuple[torch.Tensor, State]:
         """Read a whole prompt; return the next-token logits (B, V) and the state after it."""
         self._check_ids(prompt, 2, "prompt")
-        logits, state = self._run(prompt, None)
+        logits, state = self._unroll(prompt, None)
         return logits[:, -1], state                          # (B, V)
 
     @torch.no_grad()
@@ -158,5 +172,5 @@ class CharRNN(nn.Module):
             next-token logits (B, V) and the new state.
         """
         self._check_ids(tokens, 1, "tokens")
-        logits, state = self._run(tokens[:, None], state)   # (B, 1, V)
+        logits, state = self._unroll(tokens[:, None], state)  # (B, 1, V)
         return logits[:, 0], state                           # (B, V)

@@ -1,0 +1,577 @@
+"""Running a submission in a separate, limited process, and calling into it from the checks.
+
+The checks run in the grader's process and keep every expected value there. The student's
+definitions run in a child process (see `_child.py` for its limits and audit hook), and the
+`student` object the checks receive is a proxy: `student.softmax(x)` sends the call over a
+pipe and returns the result decoded with `codec.py` (never unpickled). Objects that are not
+data (an instance of the student's class, a function) stay in the child and come back as
+`RemoteObject` handles whose calls, attributes, items, length and iteration are requests too.
+
+Time: each question has its own budget of student time and the whole submission a wall-clock
+budget. A call that runs past either is stopped by killing the child, the test fails with a
+clear message, and the next call starts a fresh child (a fork of an already warm process,
+so a restart costs milliseconds). A child that exits or crashes is restarted the same way.
+"""
+from __future__ import annotations
+
+import atexit
+import builtins
+import io
+import os
+import pickle
+import select
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from arcourse.grading import codec
+from arcourse.grading._child import recv_message, send_message
+from arcourse.grading.submission import Submission
+
+_BOOT = "import sys; sys.path.insert(0, sys.argv[2]); from arcourse.grading._child import main; main()"
+_PACKAGE_ROOT = Path(__file__).resolve().parents[2]    # the folder that holds `arcourse/`
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a submission may use. Times are seconds, sizes megabytes."""
+    question_seconds: float = 20.0     # student time per question (all its tests together)
+    submission_seconds: float = 300.0  # wall clock for the whole submission, loading included
+    memory_mb: int = 2048              # memory the student's code may allocate on top of the imports
+    result_mb: int = 64                # largest result one call may return
+    file_mb: int = 64                  # largest file the student's code may write
+    threads: int = 1                   # torch threads in the student's process
+
+    def __post_init__(self):
+        for name in ("question_seconds", "submission_seconds"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"Limits needs {name} > 0, got {name}={getattr(self, name)!r}")
+        for name in ("memory_mb", "result_mb", "file_mb", "threads"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"Limits needs an integer {name} >= 1, got {name}={value!r}")
+
+
+class StudentError(Exception):
+    """The student's code failed: raised in the checks where they called it.
+
+    Attributes: `call` (what was called, with its inputs), `kind` (the exception's type name
+    in the student's process), `message`, `where` (lines of the student's code on the way).
+    For common built-in exceptions the class also derives from that built-in, so a check can
+    write `pytest.raises(ValueError)` around a call that must reject bad input.
+    """
+
+    def __init__(self, message: str, *, call: str = "", kind: str = "", where: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.message, self.call, self.kind, self.where = message, call, kind, tuple(where)
+
+    def __str__(self) -> str:
+        head = f"{self.call} raised {self.kind}: {self.message}" if self.call and self.kind else self.message
+        return "\n".join([head, *(f"  at {w}" for w in self.where)])
+
+
+class StudentTimeout(StudentError):
+    """The student's code ran past its time limit and was stopped."""
+
+
+class StudentCrash(StudentError):
+    """The student's process ended (exit, crash, memory) or broke the protocol."""
+
+
+class GraderError(RuntimeError):
+    """The grader itself could not work (not the student's fault)."""
+
+
+_MIRRORED = ("ValueError", "TypeError", "IndexError", "KeyError", "AttributeError", "NotImplementedError",
+             "RuntimeError", "ZeroDivisionError", "ArithmeticError", "OverflowError", "AssertionError",
+             "MemoryError", "RecursionError", "LookupError", "FloatingPointError", "NameError",
+             "UnboundLocalError")
+_exception_classes: dict[str, type] = {}
+
+
+def _student_exception(kind: str, builtin: bool) -> type:
+    """StudentError, also deriving from the built-in exception of that name when there is one."""
+    if not builtin or kind not in _MIRRORED:
+        return StudentError
+    if kind not in _exception_classes:
+        _exception_classes[kind] = type(f"Student{kind}", (StudentError, getattr(builtins, kind)),
+                                        {"__module__": __name__})
+    return _exception_classes[kind]
+
+
+# --------------------------------------------------------------------------- the zygote
+
+class _Zygote:
+    """A warm process (numpy, torch, arcourse imported) that forks the sandboxed children.
+
+    `_Zygote()` starts one for this process; `_Zygote(shared=True)` also lets other grader
+    processes connect at `.address`, and `_Zygote.connect(address)` is such a connection.
+    """
+
+    def __init__(self, shared: bool = False):
+        if not hasattr(os, "fork"):
+            raise GraderError("the grader's sandbox needs Linux or macOS (on Windows, use WSL)")
+        self.process: subprocess.Popen | None = None
+        self.folder = Path(tempfile.mkdtemp(prefix="arcourse-zygote-"))
+        self.address = str(self.folder / "zygote.sock") if shared else ""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        passed = [theirs.fileno()]
+        if shared:      # bound here, so that it exists before any worker tries to connect
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind(self.address)
+            listener.listen(64)
+            passed.append(listener.fileno())
+        cache = Path(tempfile.gettempdir()) / f"arcourse-mpl-{os.getuid()}"
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(self.folder), "TMPDIR": str(self.folder), "LANG": "C.UTF-8",
+               "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(cache), "CUDA_VISIBLE_DEVICES": "",
+               "PYTHONDONTWRITEBYTECODE": "1", "OBJC_DISABLE_INITIALIZE_FORK_SAFETY": "YES"}
+        self.log = self.folder / "zygote.log"
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", "-c", _BOOT, str(theirs.fileno()), str(_PACKAGE_ROOT),
+                 *map(str, passed[1:])], pass_fds=passed, env=env, cwd=self.folder, stdin=subprocess.DEVNULL,
+                stdout=log, stderr=log, start_new_session=True)
+        theirs.close()
+        if shared:
+            listener.close()
+        self.sock = ours
+        self.sock.settimeout(300)
+        self.ready = False           # its imports run while the grader goes on (see `wait`)
+
+    @classmethod
+    def connect(cls, address: str) -> "_Zygote":
+        """A connection to a shared zygote started by another grader process."""
+        self = cls.__new__(cls)
+        self.process, self.folder, self.address, self.ready = None, None, address, False
+        self.log = Path(address).with_name("zygote.log")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(300)
+        try:
+            self.sock.connect(address)
+        except OSError as err:
+            raise GraderError(f"cannot reach the shared sandbox process at {address}: {err}") from None
+        return self
+
+    def wait(self) -> None:
+        """Block until the zygote has imported what it preloads."""
+        if self.ready:
+            return
+        try:
+            ready, _ = recv_message(self.sock)
+        except (OSError, ValueError):
+            ready = None
+        if not ready:
+            raise GraderError(f"the sandbox process did not start: {self._log_tail()}")
+        self.ready = True
+
+    def _log_tail(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-2000:].strip() or "(no output)"
+        except OSError:
+            return "(no log)"
+
+    def alive(self) -> bool:
+        return self.process is None or self.process.poll() is None
+
+    def spawn(self, config: dict) -> tuple[int, int, int]:
+        """A new child: (pid, fd to write requests, fd to read results)."""
+        self.wait()
+        try:
+            send_message(self.sock, {"op": "spawn", "config": config})
+            reply, fds = recv_message(self.sock, max_fds=2)
+        except (OSError, ValueError) as err:
+            raise GraderError(f"the sandbox process stopped answering ({err}): {self._log_tail()}") from None
+        if not reply or "error" in reply or len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            raise GraderError(f"could not start a process for the submission: {reply and reply.get('error')}")
+        return reply["pid"], fds[0], fds[1]
+
+    def reap(self, pid: int, grace: float) -> int | None:
+        """Stop child `pid` if it still runs after `grace` s; its exit code, minus its signal,
+        or None when it had to be killed."""
+        try:
+            send_message(self.sock, {"op": "reap", "pid": pid, "grace": grace})
+            return recv_message(self.sock)[0]["status"]
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+
+    def close(self) -> None:
+        self.sock.close()
+        if self.process is None:
+            return
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_zygote: _Zygote | None = None
+_zygote_owner = 0
+_shared_address = ""
+
+
+def prestart() -> None:
+    """Start this process's zygote now, so that its imports overlap with other work."""
+    _get_zygote()
+
+
+def share_zygote() -> str:
+    """Start a zygote that other grader processes can use; returns its address for
+    `use_zygote_at` (the pool initializer of a batch)."""
+    global _zygote, _zygote_owner
+    if _zygote is None or _zygote_owner != os.getpid() or not _zygote.alive() or not _zygote.address:
+        if _zygote is not None and _zygote_owner == os.getpid():
+            _zygote.close()
+        _zygote, _zygote_owner = _Zygote(shared=True), os.getpid()
+    return _zygote.address
+
+
+def use_zygote_at(address: str) -> None:
+    """In a worker process: fork submissions from the shared zygote at `address`."""
+    global _shared_address
+    _shared_address = address
+
+
+def _get_zygote() -> _Zygote:
+    global _zygote, _zygote_owner
+    if _zygote is None or _zygote_owner != os.getpid() or not _zygote.alive():
+        if _zygote is not None and _zygote_owner == os.getpid():
+            _zygote.close()
+        _zygote = _Zygote.connect(_shared_address) if _shared_address else _Zygote()
+        _zygote_owner = os.getpid()
+    return _zygote
+
+
+@atexit.register
+def _stop_zygote() -> None:
+    if _zygote is not None and _zygote_owner == os.getpid():
+        _zygote.close()
+
+
+# --------------------------------------------------------------------------- proxies
+
+class Budget:
+    """Seconds of student time left for one question."""
+
+    def __init__(self, label: str, seconds: float):
+        self.label, self.seconds, self.left = label, seconds, seconds
+
+
+class _ModuleRef:
+    """Stands for the student's module in a request."""
+
+
+_MODULE = _ModuleRef()
+
+
+class RemoteObject:
+    """An object that lives in the student's process (a function, a model, an instance)."""
+
+    def __init__(self, box: "Sandbox", generation: int, number: int, name: str, is_callable: bool, budget: Budget):
+        self._box, self._generation, self._number = box, generation, number
+        self._name, self._callable, self._budget = name, is_callable, budget
+
+    def __call__(self, *args, **kwargs):
+        if not self._callable:
+            raise TypeError(f"the student's {self._name} object is not callable")
+        return self._box.request("call", self, args, kwargs, budget=self._budget, what=self._name,
+                                 inputs=(args, kwargs))
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return self._box.request("getattr", self, name, budget=self._budget, what=f"{self._name}.{name}")
+
+    def __getitem__(self, key):
+        return self._box.request("getitem", self, key, budget=self._budget, what=f"{self._name}[{key!r:.40}]")
+
+    def __len__(self) -> int:
+        value = self._box.request("len", self, budget=self._budget, what=f"len({self._name})")
+        if type(value) is not int or value < 0:
+            raise StudentError(f"len() of the student's {self._name} gave {value!r:.60}, not a length")
+        return value
+
+    def __iter__(self):
+        return iter(self._box.request("iter", self, budget=self._budget, what=f"list({self._name})"))
+
+    def __repr__(self) -> str:
+        return f"<student's {self._name}>"
+
+
+class StudentProxy:
+    """The `student` fixture: `student.NAME` is the submission's top-level NAME."""
+
+    def __init__(self, box: "Sandbox", budget: Budget):
+        self._box, self._budget = box, budget
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._box.module_attribute(name, self._budget)
+
+    def __repr__(self) -> str:
+        return "student"
+
+
+def _short_call(name: str, inputs: tuple | None) -> str:
+    if inputs is None:
+        return name
+    from arcourse.grading.api import _short
+
+    args, kwargs = inputs
+    parts = [_short(a, 80) for a in args] + [f"{k}={_short(v, 80)}" for k, v in kwargs.items()]
+    text = ", ".join(parts)
+    return f"{name}({text if len(text) <= 300 else text[:297] + '...'})"
+
+
+class _ArgumentPickler(pickle.Pickler):
+    def __init__(self, file, box: "Sandbox"):
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.box = box
+
+    def persistent_id(self, obj):
+        if obj is _MODULE or isinstance(obj, StudentProxy):
+            return (self.box.generation, None)
+        if isinstance(obj, RemoteObject):
+            if obj._box is not self.box or obj._generation != self.box.generation:
+                raise StudentError(f"{obj!r} was made by an earlier run of the student's code, which was stopped")
+            return (obj._generation, obj._number)
+        return None
+
+
+# --------------------------------------------------------------------------- the sandbox
+
+class Sandbox:
+    """One submission's process: started by `start()`, called through `request()`."""
+
+    def __init__(self, submission: Submission, limits: Limits, forbidden: list[Path]):
+        self.submission, self.limits = submission, limits
+        self.forbidden = [str(p) for p in forbidden]
+        self.folder = Path(tempfile.mkdtemp(prefix="arcourse-submission-"))
+        self.generation = 0
+        self.child: tuple[int, int, int] | None = None   # pid, request fd, result fd
+        self.zygote: _Zygote | None = None                # the one that forked the child
+        self.started: float | None = None       # the clock starts when the first process does
+        self.problems: list[str] = []
+        self.broken = ""           # set when the definitions could not even be loaded
+        self._functions: dict[str, tuple] = {}   # name -> (generation, number, name, callable)
+        self.loaded = False
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stop()
+        for path in [self.folder, *self.folder.rglob("*")]:      # the student may have removed permissions
+            try:
+                if path.is_dir() and not path.is_symlink():
+                    path.chmod(0o700)
+            except OSError:
+                pass
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def seconds_left(self) -> float:
+        if self.started is None:
+            return self.limits.submission_seconds
+        return self.limits.submission_seconds - (time.monotonic() - self.started)
+
+    def output_tail(self, limit: int = 600) -> str:
+        """The end of what the student's code printed (for crash messages)."""
+        try:
+            with open(self.folder / "output.txt", "rb") as f:
+                f.seek(0, io.SEEK_END)
+                f.seek(max(0, f.tell() - limit))
+                return f.read().decode("utf-8", "replace").strip()
+        except OSError:
+            return ""
+
+    # -- process life
+    def _stop(self, grace: float = 0.2) -> int | None:
+        """End the child (closing its pipes makes a waiting child exit by itself); its status."""
+        if self.child is None:
+            return None
+        pid, req, res = self.child
+        self.child = None
+        for fd in (req, res):
+            os.close(fd)
+        return self.zygote.reap(pid, grace)
+
+    def start(self) -> None:
+        """Start the child and load the definitions; on failure `broken` says why."""
+        self.generation += 1
+        config = {"folder": str(self.folder), "forbidden": self.forbidden, "memory_mb": self.limits.memory_mb,
+                  "file_mb": self.limits.file_mb, "result_mb": self.limits.result_mb,
+                  "threads": self.limits.threads, "generation": self.generation}
+        self.zygote = _get_zygote()
+        self.child = self.zygote.spawn(config)
+        if self.started is None:
+            self.started = time.monotonic()
+        statements = [(s.filename, s.lineno, s.label, s.code) for s in self.submission.statements]
+        try:
+            value = self._exchange(("load", statements, self.submission.sources), self.seconds_left(),
+                                   "loading your file", None)
+        except StudentError as err:
+            self.broken = f"your file could not be loaded: {err}"
+            self.problems.append(self.broken)
+            return
+        if (type(value) is not dict or type(value.get("problems")) is not list
+                or not all(type(p) is str for p in value["problems"])):
+            self.broken = "your file could not be loaded: the process running it answered nonsense"
+            self.problems.append(self.broken)
+            return
+        if not self.loaded:
+            self.problems.extend(p[:500] for p in value["problems"][:50])
+            self.loaded = True
+
+    # -- requests
+    def request(self, op: str, *args: Any, budget: Budget, what: str, inputs: tuple | None = None) -> Any:
+        """Run one request in the child within the question's and the submission's time."""
+        call = _short_call(what, inputs)
+        if self.broken:
+            raise StudentCrash(self.broken, call=call)
+        left = self.seconds_left()
+        if left <= 0:
+            raise StudentTimeout(f"{call} was not run: the submission used up its "
+                                 f"{self.limits.submission_seconds:g} s", call="")
+        if budget.left <= 0:
+            raise StudentTimeout(f"{call} was not run: question {budget.label!r} used up its "
+                                 f"{budget.seconds:g} s", call="")
+        if self.child is None:
+            self.start()
+            if self.broken:
+                raise StudentCrash(self.broken, call=call)
+        limit = min(left, budget.left)
+        began = time.monotonic()
+        try:
+            return self._exchange((op, *args), limit, call, budget)
+        finally:
+            budget.left -= time.monotonic() - began
+
+    def _exchange(self, request: tuple, seconds: float, call: str, budget: Budget | None) -> Any:
+        buffer = io.BytesIO()
+        try:
+            _ArgumentPickler(buffer, self).dump(request)
+        except StudentError:
+            raise
+        except Exception as err:
+            raise GraderError(f"the check passed {call} an argument that cannot be sent to the student's "
+                              f"process ({type(err).__name__}: {err}); pass data, or functions importable from "
+                              "arcourse/torch/numpy") from None
+        deadline = time.monotonic() + seconds
+        data = buffer.getvalue()
+        pid, req, res = self.child
+        try:
+            self._write(req, struct.pack(">Q", len(data)) + data, deadline)
+            (size,) = struct.unpack(">Q", self._read(res, 8, deadline))
+            if size > self.limits.result_mb * 2**20 + (1 << 20):
+                raise codec.ProtocolError(f"a message of {size} bytes is over the limit")
+            frame = self._read(res, size, deadline)
+        except TimeoutError:
+            self._stop(grace=0.0)
+            if budget is None:
+                text = f"{call} took longer than the submission's {self.limits.submission_seconds:g} s"
+            elif seconds < budget.left - 1e-9:
+                text = f"{call} was stopped: the submission used up its {self.limits.submission_seconds:g} s"
+            else:
+                text = (f"{call} was stopped after {seconds:.3g} s: question {budget.label!r} may use "
+                        f"{budget.seconds:g} s in all (an endless loop?)")
+            raise StudentTimeout(text) from None
+        except (EOFError, BrokenPipeError, ConnectionError):
+            output = self.output_tail()
+            status = self._stop()
+            raise StudentCrash(_ended(call, status, self.limits) + (f"\n  its last output: {output}" if output else "")
+                               ) from None
+        except codec.ProtocolError as err:
+            self._stop()
+            raise StudentCrash(f"{call}: the student's process sent an unreadable answer ({err})") from None
+        generation = self.generation
+        try:
+            status, value = codec.decode(frame, lambda number, name, is_callable: RemoteObject(
+                self, generation, number, name, is_callable, budget or Budget("loading", seconds)))
+        except codec.ProtocolError as err:
+            self._stop()
+            raise StudentCrash(f"{call}: the student's process sent an unreadable answer ({err})") from None
+        if status == "ok":
+            return value
+        if status == "bad_request":
+            raise GraderError(f"the student's process could not read the arguments of {call}: {value!s:.300}")
+        if status == "error" and type(value) is dict:
+            kind, message = str(value.get("type", "Exception")), str(value.get("message", ""))
+            where = value.get("where") if type(value.get("where")) is list else []
+            cls = _student_exception(kind, value.get("builtin") is True)
+            raise cls(message, call=call, kind=kind, where=tuple(str(w)[:300] for w in where[:3]))
+        self._stop()
+        raise StudentCrash(f"{call}: the student's process sent an unreadable answer (status {status!r:.40})")
+
+    @staticmethod
+    def _write(fd: int, data: bytes, deadline: float) -> None:
+        view = memoryview(data)
+        os.set_blocking(fd, False)
+        while view:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            _, writable, _ = select.select([], [fd], [], left)
+            if writable:
+                try:
+                    view = view[os.write(fd, view):]
+                except BlockingIOError:
+                    continue
+
+    @staticmethod
+    def _read(fd: int, n: int, deadline: float) -> bytes:
+        chunks = []
+        while n:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            readable, _, _ = select.select([fd], [], [], left)
+            if readable:
+                chunk = os.read(fd, min(n, 1 << 20))
+                if not chunk:
+                    raise EOFError
+                chunks.append(chunk)
+                n -= len(chunk)
+        return b"".join(chunks)
+
+    def module_attribute(self, name: str, budget: Budget) -> Any:
+        """`student.NAME`: functions and classes are looked up once per process run."""
+        cached = self._functions.get(name)
+        if cached is not None and cached[0] == self.generation and self.child is not None:
+            return RemoteObject(self, *cached, budget)
+        value = self.request("getattr", _MODULE, name, budget=budget, what=name)
+        if isinstance(value, RemoteObject) and value._callable:
+            self._functions[name] = (value._generation, value._number, value._name, True)
+        return value
+
+    def proxy(self, budget: Budget) -> StudentProxy:
+        return StudentProxy(self, budget)
+
+
+def _ended(call: str, status: int | None, limits: Limits) -> str:
+    import signal
+
+    if status is not None and status >= 0:
+        how = f"exited with code {status} (os._exit or sys.exit outside a function?)"
+    elif status is not None and -status == signal.SIGSEGV:
+        how = "crashed (segmentation fault)"
+    elif status is not None and -status == signal.SIGXFSZ:
+        how = f"wrote a file larger than {limits.file_mb} MB"
+    elif status is not None:
+        how = f"was ended by signal {-status} (over the {limits.memory_mb} MB memory limit?)"
+    else:
+        how = "ended"
+    return f"{call}: the process running your code {how}; it was restarted for the next check"

@@ -1,0 +1,96 @@
+"""How long grading takes: one submission (cold and warm) and a class of 30, printed.
+
+    .venv/bin/python bench/bench_grading.py            # the first course exercise, else the toy
+    .venv/bin/python bench/bench_grading.py --exercise ex03 --n 30 --jobs 2
+
+Cold = a fresh `arcourse grade` process (imports, the sandbox's warm-up, the checks);
+warm = another submission graded in a process that already graded one; batch = `n` copies
+(half solutions, half untouched exercises) graded by `arcourse grade FOLDER --csv`.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TOY = ROOT / "tests" / "grading_toy"
+
+
+def _pick(exercise: str | None) -> tuple[Path, Path, Path | None]:
+    """(solution, exercise stub, checks folder or None for the package's)."""
+    from arcourse.build import make_exercise
+
+    solutions = sorted((ROOT / "solutions").glob(f"{exercise or 'ex'}[0-9_]*.py")) if exercise != "ex99" else []
+    if solutions:
+        solution = solutions[0]
+        return solution, ROOT / "exercises" / solution.name, None
+    stub = Path(tempfile.mkdtemp(prefix="bench-grading-")) / "ex99_toy.py"
+    stub.write_text(make_exercise((TOY / "solutions" / "ex99_toy.py").read_text()))
+    return TOY / "solutions" / "ex99_toy.py", stub, TOY / "checks"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--exercise", help="exNN (default: the first in solutions/, else the toy ex99)")
+    parser.add_argument("--n", type=int, default=30, help="submissions in the batch")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="parallel workers for the batch")
+    args = parser.parse_args()
+    solution, stub, checks = _pick(args.exercise)
+    extra = ["--checks", str(checks)] if checks else []
+    arcourse = [sys.executable, "-m", "arcourse.cli"]
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (1 min)")
+    print(f"exercise: {solution.name}" + (" (the toy exercise of tests/grading_toy)" if checks else ""))
+
+    cold, cpu = [], []
+    for _ in range(2):
+        before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+        subprocess.run([*arcourse, "grade", str(solution), *extra], check=True, capture_output=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cold.append(time.perf_counter() - start)
+        cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    best = cold.index(min(cold))
+    print(f"one submission, cold (new `arcourse grade` process): {cold[best]:.2f} s wall, {cpu[best]:.2f} s CPU "
+          "(grader, sandbox and student together; best of 2)")
+
+    from arcourse.grading import grade
+
+    grade(solution, checks=checks)
+    for label, path in (("solution", solution), ("untouched exercise", stub)):
+        warm = []
+        for _ in range(3):
+            start = time.perf_counter()
+            result = grade(path, checks=checks)
+            warm.append(time.perf_counter() - start)
+        print(f"one submission, warm ({label}, {result.score:g}/{result.max_score:g}): "
+              f"{statistics.median(warm):.2f} s (median of 3)")
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-grading-class-"))
+    for i in range(args.n):
+        source = solution if i % 2 == 0 else stub
+        shutil.copy(source, folder / f"student{i:02d}{source.suffix}")
+    out = folder / "grades.csv"
+    start = time.perf_counter()
+    subprocess.run([*arcourse, "grade", str(folder), "--csv", str(out), "--jobs", str(args.jobs), *extra],
+                   check=True, capture_output=True)
+    seconds = time.perf_counter() - start
+    rows = list(csv.DictReader(out.open()))
+    graded = sum(1 for r in rows if not r["error"])
+    print(f"batch of {args.n} ({args.jobs} workers): {seconds:.1f} s wall, {seconds / args.n:.2f} s per "
+          f"submission, {graded}/{len(rows)} graded")
+    shutil.rmtree(folder, ignore_errors=True)
+    if checks:                      # the toy's stub was written to a temporary folder
+        shutil.rmtree(stub.parent, ignore_errors=True)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (timings grow with it on a shared machine)")
+
+
+if __name__ == "__main__":
+    main()

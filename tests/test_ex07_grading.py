@@ -1,0 +1,47 @@
+"""Exercise 07 end to end: the solution earns full marks, the generated stub none, and
+plausible mistakes (Hugging Face's tie-keeping top-k, a beam that never branches) only part."""
+from pathlib import Path
+
+from arcourse.build import make_exercise
+from arcourse.grading import grade
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTION = ROOT / "solutions" / "ex07_decoding.py"
+
+
+def test_solution_gets_full_marks():
+    result = grade(SOLUTION)
+    assert result.max_score > 0 and result.score == result.max_score, [t.message for t in result.tests if t.score == 0]
+
+
+def test_generated_exercise_is_in_sync_and_gets_zero():
+    exercise = ROOT / "exercises" / "ex07_decoding.py"
+    assert exercise.read_text(encoding="utf-8") == make_exercise(SOLUTION.read_text(encoding="utf-8"))
+    result = grade(exercise)
+    assert result.max_score > 0 and result.score == 0
+
+
+def _grade_changed(tmp_path, old: str, new: str):
+    source = SOLUTION.read_text(encoding="utf-8")
+    assert source.count(old) == 1, old
+    path = tmp_path / "ex07_decoding.py"
+    path.write_text(source.replace(old, new), encoding="utf-8")
+    return grade(path).by_question()
+
+
+def test_top_k_that_keeps_ties_loses_only_top_k_points(tmp_path):
+    scores = _grade_changed(
+        tmp_path,
+        "    keep = torch.zeros_like(logits, dtype=torch.bool).scatter(-1, order[:, :k], True)\n",
+        "    keep = logits >= logits.gather(-1, order[:, k - 1:k])  # every token tied with the k-th\n")
+    got, most = scores["top_k"]
+    assert 0 < got < most  # k >= V still passes; ties and "exactly k" fail
+    assert all(g == m for q, (g, m) in scores.items() if q != "top_k")
+
+
+def test_beam_that_never_branches_is_only_greedy(tmp_path):
+    scores = _grade_changed(tmp_path, "best = total.flatten().topk(min(beam_width, total.numel()))",
+                            "best = total.flatten().topk(1)")
+    got, most = scores["beam_search"]
+    assert 0 < got < most  # width 1 is still right; wider beams are not
+    assert all(g == m for q, (g, m) in scores.items() if q != "beam_search")
