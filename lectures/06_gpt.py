@@ -48,6 +48,10 @@ from arcourse.models import GPT, BigramConfig, BigramLM, CharRNN, CharRNNConfig,
 from arcourse.models.gpt import CausalSelfAttention
 
 device = get_device()
+if device.type == "cpu":
+    # small models: splitting each little matrix product across CPU threads costs more in
+    # synchronisation than it saves (as in lecture 03)
+    torch.set_num_threads(1)
 seed_everything(0)
 print("device:", device)
 
