@@ -51,6 +51,10 @@ from arcourse.models import (GatedPixelCNN, GatedPixelCNNConfig, IndependentPixe
                              sample_images)
 
 device = get_device()
+if device.type == "cpu":
+    # small models: splitting each little product across CPU threads costs more in
+    # synchronisation than it saves (as in lecture 03)
+    torch.set_num_threads(1)
 seed_everything(0)
 print("device:", device)
 
