@@ -5,4 +5,24 @@ Each model's `forward` returns logits with the category axis last, so `arcourse.
 `arcourse.decoding` (`start`/`step` for fast incremental generation).
 """
 
-__all__: list[str] = []
+from arcourse.models.wavenet import (
+    CausalConv1d,
+    WaveNet,
+    WaveNetConfig,
+    WaveNetState,
+    generate_fast,
+    generate_naive,
+    input_gradient,
+    receptive_field,
+)
+
+__all__: list[str] = [
+    "CausalConv1d",
+    "WaveNet",
+    "WaveNetConfig",
+    "WaveNetState",
+    "generate_fast",
+    "generate_naive",
+    "input_gradient",
+    "receptive_field",
+]
