@@ -82,7 +82,7 @@ def test_future_inputs_do_not_change_earlier_outputs():
     assert not torch.allclose(after[:, t + 1:], before[:, t + 1:])
 
 
-def test_causal_conv_formula_and_step():
+def test_causal_conv_formula_and_ring_buffer_step():
     torch.manual_seed(1)
     conv = CausalConv1d(3, 4, kernel_size=3, dilation=2).double()
     x = torch.randn(2, 3, 11, dtype=torch.float64)
@@ -97,8 +97,9 @@ def test_causal_conv_formula_and_step():
         torch.testing.assert_close(y[:, :, t], want)
     queue = torch.zeros(2, 3, conv.queue_len, dtype=torch.float64)
     for t in range(11):
-        out, queue = conv.step(queue, x[:, :, t:t + 1])
-        torch.testing.assert_close(out[:, :, 0], y[:, :, t])
+        torch.testing.assert_close(conv.step(queue, x[:, :, t], t), y[:, :, t])
+        for s in range(max(0, t - 3), t + 1):  # the last L = 4 inputs, each in slot s % L
+            torch.testing.assert_close(queue[:, :, s % 4], x[:, :, s])
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=str)
@@ -110,11 +111,9 @@ def test_start_and_step_equal_the_full_forward(config):
     logits, state = model.start(x[:, :5], cond)
     torch.testing.assert_close(logits, full[:, 4])
     for t in range(5, 30):
-        old = [q.clone() for q in state.queues]
-        logits, new_state = model.step(x[:, t], state)
-        assert all(torch.equal(a, b) for a, b in zip(old, state.queues))  # state is not mutated
-        state = new_state
+        logits, state = model.step(x[:, t], state)
         torch.testing.assert_close(logits, full[:, t])
+    assert state.time == 30
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=str)
@@ -162,10 +161,11 @@ def test_tiny_overfit():
     period = torch.tensor([0, 3, 9, 15, 9, 3])  # a deterministic periodic signal
     seq = period.repeat(12)[None]  # (1, 72)
     batch = (seq[:, :-1], seq[:, 1:])
-    history = train(model, lambda: batch, 150, lr=1e-2, progress=False)
+    history = train(model, lambda: batch, 100, lr=1e-2, progress=False)
     assert history.train_loss[0] > 2.0
     # past the first few samples every next value is determined: the loss must fall near 0
-    assert float(nll(model(seq[:, :-1])[:, 8:], seq[:, 9:])) < 0.05
+    with torch.no_grad():
+        assert float(nll(model(seq[:, :-1])[:, 8:], seq[:, 9:])) < 0.02
 
 
 @pytest.mark.parametrize("field, value", [

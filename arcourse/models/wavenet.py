@@ -17,7 +17,7 @@ predicts x_{t+1}, and `start`/`step` give the fast path of `arcourse.decoding.ge
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn as nn
@@ -75,8 +75,9 @@ class WaveNetConfig:
 
     @classmethod
     def long_context(cls, **overrides) -> "WaveNetConfig":
-        """Dilations 1..512 once: the paper's receptive field of 1,024 samples in 10 layers."""
-        return cls(**{"residual_channels": 32, "skip_channels": 64, "layers_per_stack": 10, "n_stacks": 1,
+        """Dilations 1..512 once: the paper's receptive field of 1,024 samples in 10 layers,
+        64 residual and 128 skip channels (the benchmark's model)."""
+        return cls(**{"residual_channels": 64, "skip_channels": 128, "layers_per_stack": 10, "n_stacks": 1,
                       **overrides})
 
 
@@ -104,17 +105,27 @@ class CausalConv1d(nn.Conv1d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C_in, T) -> (B, C_out, T)
         return super().forward(F.pad(x, (self.queue_len, 0)))
 
-    def step(self, queue: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The output at the newest time step only, from a queue of earlier inputs.
+    def step(self, queue: torch.Tensor, x: torch.Tensor, t: int) -> torch.Tensor:
+        """The output at time t only, from a queue of the layer's earlier inputs.
+
+        The queue is a ring buffer: input x_s sits in slot s % L, L = (K - 1) * dilation, so
+        pushing x_t overwrites x_{t-L}, which no later output needs, in place. Nothing is
+        shifted, so a step costs the same whatever the dilation.
 
         Args:
-            queue: (B, C_in, (K - 1) * dilation) the previous inputs, oldest first.
-            x: (B, C_in, 1) the input now.
+            queue: (B, C_in, L) the inputs at times t - L .. t - 1 (zeros before the start);
+                updated in place to hold t - L + 1 .. t.
+            x: (B, C_in) the input at time t.
+            t: the time step (how many inputs came before x).
         Returns:
-            (y (B, C_out, 1), the queue with x pushed in and the oldest input dropped).
+            y: (B, C_out) the output at time t.
         """
-        window = torch.cat([queue, x], dim=-1)  # (B, C_in, (K - 1) d + 1): exactly one output
-        return F.conv1d(window, self.weight, self.bias, dilation=self.dilation), window[..., 1:]
+        L, d = self.queue_len, self.dilation[0]
+        past = [queue[:, :, (t + j * d) % L] for j in range(self.kernel_size[0] - 1)]  # x_{t-(K-1)d}..x_{t-d}
+        taps = torch.stack([*past, x], dim=-1)  # (B, C_in, K)
+        queue[:, :, t % L] = x  # after reading the taps: x_t replaces x_{t-L}
+        # one output is a matrix-vector product; F.conv1d would spend far longer setting up
+        return F.linear(taps.flatten(1), self.weight.flatten(1), self.bias)  # (B, C_out)
 
 
 class ResidualLayer(nn.Module):
@@ -129,25 +140,49 @@ class ResidualLayer(nn.Module):
         self.residual = nn.Conv1d(C, C, 1)
         self.skip = nn.Conv1d(C, config.skip_channels, 1)
 
-    def gate(self, x: torch.Tensor, z: torch.Tensor, condition: torch.Tensor | None
+    def condition_bias(self, condition: torch.Tensor | None) -> torch.Tensor | None:
+        """The global condition's shift of the filter and gate, (B, 2C, 1); None if unconditioned."""
+        return None if self.condition is None else self.condition(condition)[:, :, None]
+
+    @staticmethod
+    def _activation(z: torch.Tensor, condition_bias: torch.Tensor | None) -> torch.Tensor:
+        if condition_bias is not None:
+            z = z + condition_bias  # the same shift at every time step
+        filt, gate = z.chunk(2, dim=1)
+        return torch.tanh(filt) * torch.sigmoid(gate)  # (B, C, ...)
+
+    def gate(self, x: torch.Tensor, z: torch.Tensor, condition_bias: torch.Tensor | None
              ) -> tuple[torch.Tensor, torch.Tensor]:
         """tanh(filter) * sigmoid(gate) from the convolution's output z, then both outputs.
 
         Args:
             x: (B, C, T) the layer's input; z: (B, 2C, T) its convolution;
-            condition: (B,) class ids or None.
+            condition_bias: (B, 2C, 1) from `condition_bias`, or None.
         Returns:
             (x + residual (B, C, T), skip (B, S, T)).
         """
-        if self.condition is not None:
-            z = z + self.condition(condition)[:, :, None]  # the same shift at every time step
-        filt, gate = z.chunk(2, dim=1)
-        a = torch.tanh(filt) * torch.sigmoid(gate)  # (B, C, T)
+        a = self._activation(z, condition_bias)  # (B, C, T)
         return x + self.residual(a), self.skip(a)
 
     def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:  # (B, C, T) -> (B, C, T), (B, S, T)
-        return self.gate(x, self.conv(x), condition)
+        return self.gate(x, self.conv(x), self.condition_bias(condition))
+
+    def step(self, queue: torch.Tensor, x: torch.Tensor, t: int, condition_bias: torch.Tensor | None
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The layer at time t alone, for fast generation (see `CausalConv1d.step`).
+
+        Args:
+            queue: (B, C, (K - 1) * dilation) ring buffer of earlier inputs, updated in place.
+            x: (B, C) the input at time t; condition_bias: (B, 2C, 1) or None.
+        Returns:
+            (x + residual (B, C), skip (B, S)), the same as `forward` gives at time t.
+        """
+        bias = None if condition_bias is None else condition_bias[:, :, 0]
+        a = self._activation(self.conv.step(queue, x, t), bias)  # (B, C)
+        # the 1x1 convolutions on one time step are plain linear maps
+        return x + F.linear(a, self.residual.weight[:, :, 0], self.residual.bias), \
+            F.linear(a, self.skip.weight[:, :, 0], self.skip.bias)
 
 
 class OutputHead(nn.Module):
@@ -162,11 +197,14 @@ class OutputHead(nn.Module):
         return self.out(F.relu(self.hidden(F.relu(skips)))).transpose(1, 2)
 
 
-class WaveNetState(NamedTuple):
-    """What fast generation carries between steps: one queue per layer and the condition."""
+@dataclass
+class WaveNetState:
+    """What fast generation carries between steps. `step` updates it in place and returns
+    it: the queues are ring buffers, so the past is never copied or shifted."""
 
-    queues: tuple[torch.Tensor, ...]  # layer i: (B, C, (K - 1) * dilation_i), oldest first
-    condition: torch.Tensor | None    # (B,) or None
+    queues: list[torch.Tensor]                       # layer i: (B, C, (K - 1) d_i); x_s in slot s % L_i
+    condition_biases: list[torch.Tensor | None]      # layer i: (B, 2C, 1) shift of its gate, or None
+    time: int                                        # how many samples have been fed in so far
 
 
 class WaveNet(nn.Module):
@@ -249,28 +287,33 @@ class WaveNet(nn.Module):
         """
         self._check_condition(condition, prompt.shape[0])
         skips, inputs = self._trunk(self.embed(prompt), condition)
-        # a layer needs its last (K - 1) d inputs; before the prompt they are the zero padding
-        queues = tuple(F.pad(h, (layer.conv.queue_len, 0))[..., h.shape[-1]:]
-                       for h, layer in zip(inputs, self.layers))
-        return self.head(skips[..., -1:])[:, -1], WaveNetState(queues, condition)
+        T = prompt.shape[1]
+        queues = []
+        for h, layer in zip(inputs, self.layers):  # a layer needs its last L = (K - 1) d inputs
+            L = layer.conv.queue_len
+            last = F.pad(h, (L, 0))[..., -L:]  # times T - L .. T - 1 (the zero padding before 0)
+            queues.append(last.roll(T % L, dims=-1))  # time s goes to ring slot s % L
+        biases = [layer.condition_bias(condition) for layer in self.layers]
+        return self.head(skips[..., -1:])[:, -1], WaveNetState(queues, biases, T)
 
     def step(self, tokens: torch.Tensor, state: WaveNetState) -> tuple[torch.Tensor, WaveNetState]:
         """Feed one new sample per row: O(layers) work, whatever the receptive field.
 
         Args:
             tokens: (B,) ids of the newest samples.
-            state: from `start` or the previous `step` (left unchanged).
+            state: from `start` or the previous `step`; updated in place.
         Returns:
-            (logits (B, Q) for the sample after, the new state).
+            (logits (B, Q) for the sample after, the same state object).
         """
-        h = self.embed(tokens[:, None])  # (B, C, 1)
-        skips, queues = 0, []
-        for layer, queue in zip(self.layers, state.queues):
-            z, queue = layer.conv.step(queue, h)  # (B, 2C, 1)
-            h, skip = layer.gate(h, z, state.condition)
+        if tokens.shape != (state.queues[0].shape[0],):
+            raise ValueError(f"tokens must have shape (B,) = ({state.queues[0].shape[0]},), got {tuple(tokens.shape)}")
+        h = self.embedding(tokens)  # (B, C)
+        skips = 0
+        for layer, queue, bias in zip(self.layers, state.queues, state.condition_biases):
+            h, skip = layer.step(queue, h, state.time, bias)  # (B, C), (B, S)
             skips = skips + skip
-            queues.append(queue)
-        return self.head(skips)[:, -1], WaveNetState(tuple(queues), state.condition)
+        state.time += 1
+        return self.head(skips[:, :, None])[:, -1], state
 
 
 def _prepare(model: WaveNet, prompt: torch.Tensor, n_samples: int) -> torch.Tensor:
