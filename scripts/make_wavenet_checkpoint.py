@@ -40,7 +40,7 @@ def main() -> None:
 
     seed_everything(1)
     device = get_device()
-    config = WaveNetConfig.small(layers_per_stack=8, n_stacks=1, n_conditions=len(INSTRUMENTS))
+    config = WaveNetConfig.small(n_conditions=len(INSTRUMENTS))  # the lecture's architecture
     clips, labels = synthetic_music(args.clips, 1.0, instruments=INSTRUMENTS, seed=1)  # the lecture uses seed 0
     train_q, valid_q = torch.as_tensor(mu_law_encode(clips[:-16])), torch.as_tensor(mu_law_encode(clips[-16:]))
     train_labels, valid_labels = torch.as_tensor(labels[:-16]), torch.as_tensor(labels[-16:])

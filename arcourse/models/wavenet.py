@@ -68,9 +68,9 @@ class WaveNetConfig:
 
     @classmethod
     def small(cls, **overrides) -> "WaveNetConfig":
-        """The lecture's audio model: 2 stacks of dilations 1..128 (receptive field 511,
-        64 ms at 8 kHz), trainable on a CPU in seconds."""
-        return cls(**{"residual_channels": 32, "skip_channels": 64, "layers_per_stack": 8, "n_stacks": 2,
+        """The lecture's audio model: dilations 1..128 once (receptive field 256, 32 ms at
+        8 kHz), 32 residual and 64 skip channels: trains on a CPU in seconds."""
+        return cls(**{"residual_channels": 32, "skip_channels": 64, "layers_per_stack": 8, "n_stacks": 1,
                       **overrides})
 
     @classmethod

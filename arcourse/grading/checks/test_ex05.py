@@ -48,7 +48,7 @@ class TestReceptiveField:
         measured = measured_receptive_field(stack, 5 + (kernel_size - 1) * sum(dilations))
         got = student.receptive_field(kernel_size, dilations)
         assert got == measured, (f"receptive_field({kernel_size}, {dilations}) returned {got!r}; the gradient "
-                                 f"of a stack of causal convolutions reaches {measured} inputs back (the current one included)")
+                                 f"of a stack of causal convolutions spans {measured} inputs (the current one included)")
         assert student.receptive_field(kernel_size, []) == 1, "with no layers an output sees its own input only"
 
 
