@@ -131,8 +131,8 @@ assert torch.equal(causal_conv1d(future, w, torch.zeros(1), 2)[..., :3], y[..., 
 # While generating, a layer receives one input at a time. It keeps a **queue** of its last
 # $(K-1)d$ inputs (oldest first, zeros before the start). For each new input `x` it must
 # compute the convolution output at the newest step from the queue and `x`, then push `x`
-# in and drop the oldest entry. This is $O(1)$ work per layer instead of a pass over the
-# receptive field.
+# in and drop the oldest entry: one application of the kernel per layer and sample, instead
+# of a pass over the whole receptive field.
 
 # %%
 def conv_step(queue, x, weight, bias, dilation):
