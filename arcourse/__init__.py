@@ -24,6 +24,7 @@ from arcourse.metrics import (
     nll,
     perplexity,
 )
+from arcourse.mu_law import dequantize, mu_law_compress, mu_law_decode, mu_law_encode, mu_law_expand, quantize
 from arcourse.training import History, evaluate, train
 
 __version__ = "0.1.0"
@@ -34,13 +35,19 @@ __all__ = [
     "bits_per_dim",
     "bits_per_token",
     "cross_entropy",
+    "dequantize",
     "entropy",
     "evaluate",
     "get_device",
     "kl_divergence",
     "make_generator",
+    "mu_law_compress",
+    "mu_law_decode",
+    "mu_law_encode",
+    "mu_law_expand",
     "nll",
     "perplexity",
+    "quantize",
     "seed_everything",
     "train",
 ]

@@ -1,7 +1,7 @@
 """Data sets that work offline: generators with known answers, and data shipped in packages.
 
 Nothing here downloads: text comes from the `names` package (US census name lists) or from
-a path you give; synthetic sources come with their exact entropy so a model's loss can be
+a path you give, audio from a synthesiser or a WAV file you give; synthetic sources come with their exact entropy so a model's loss can be
 compared with the best achievable.
 The one exception is optional and never used by tests or notebooks: `fetch` and
 `load_tiny_shakespeare` download a public corpus once and verify its SHA-256.
@@ -16,6 +16,18 @@ from arcourse.data.images import (
     load_image_array,
     quantize,
     split_images,
+)
+from arcourse.data.audio import (
+    INSTRUMENTS,
+    SAMPLE_RATE,
+    audio_batches,
+    load_wav,
+    melody,
+    midi_to_frequency,
+    resample,
+    save_wav,
+    synthetic_music,
+    tone,
 )
 from arcourse.data.synthetic import MarkovChain
 from arcourse.data.text import (
@@ -33,6 +45,16 @@ __all__ = [
     "append_rule_bit",
     "majority_bit",
     "parity_bit",
+    "INSTRUMENTS",
+    "SAMPLE_RATE",
+    "audio_batches",
+    "load_wav",
+    "melody",
+    "midi_to_frequency",
+    "resample",
+    "save_wav",
+    "synthetic_music",
+    "tone",
     "CharTokenizer",
     "GarchProcess",
     "ImageBatches",

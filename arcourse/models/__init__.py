@@ -33,6 +33,16 @@ from arcourse.models.pixelcnn import (
     pixelcnn_mask,
     sample_images,
 )
+from arcourse.models.wavenet import (
+    CausalConv1d,
+    WaveNet,
+    WaveNetConfig,
+    WaveNetState,
+    generate_fast,
+    generate_naive,
+    input_gradient,
+    receptive_field,
+)
 
 __all__: list[str] = [
     "BigramConfig",
@@ -64,4 +74,12 @@ __all__: list[str] = [
     "log_likelihood",
     "pixelcnn_mask",
     "sample_images",
+    "CausalConv1d",
+    "WaveNet",
+    "WaveNetConfig",
+    "WaveNetState",
+    "generate_fast",
+    "generate_naive",
+    "input_gradient",
+    "receptive_field",
 ]
