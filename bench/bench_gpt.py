@@ -139,10 +139,10 @@ def generation_speed(new_tokens: int = 500, seed: int = 0) -> None:
     print(f"  KV cache speed-up: {times[False] / times[True]:.1f}x (same tokens: asserted)")
 
 
-def names_run(steps: int = 6000, batch_size: int = 64, lr: float = 2e-3, dropout: float = 0.1,
+def names_run(steps: int, batch_size: int, lr: float, dropout: float, n_layers: int, d_model: int,
               seed: int = 0) -> None:
-    """makemore's data set; the defaults gave test 1.985 (3000 steps of 128 names at lr 6e-3
-    without dropout: 2.008, over-fitting at the end)."""
+    """makemore's data set, deduplicated (29,494 distinct names of its 32,033 lines), split
+    80/10/10; test NLL of the last model."""
     path = DATA / "names.txt"
     if not path.is_file():
         print(f"[names] skipped: {path} is absent")
@@ -151,15 +151,15 @@ def names_run(steps: int = 6000, batch_size: int = 64, lr: float = 2e-3, dropout
     train_names, val_names, test_names = split_dataset(names, (0.8, 0.1, 0.1), seed=seed)
     tok = CharTokenizer.from_texts(names)
     context_len = max(len(n) for n in names) + 1
-    config = GPTConfig(vocab_size=tok.vocab_size, context_len=context_len, n_layers=4, n_heads=4,
-                       d_model=96, dropout=dropout)
+    config = GPTConfig(vocab_size=tok.vocab_size, context_len=context_len, n_layers=n_layers, n_heads=4,
+                       d_model=d_model, dropout=dropout)
     seed_everything(seed)
     model = GPT(config)
     clocks = Clocks()
     history = train(model, NameBatches(train_names, tok, batch_size, seed=seed), steps,
                     optimizer=adamw(model, lr, 0.1), schedule="cosine", warmup_steps=200,
                     eval_batches=clocks.timed_eval(list(NameBatches(val_names, tok, 512, shuffle=False))),
-                    eval_every=1000, loss_fn=clocks.loss_fn, description="names")
+                    eval_every=max(1, steps // 10), loss_fn=clocks.loss_fn, description="names")
     test = evaluate(model, NameBatches(test_names, tok, 512, shuffle=False))
     wall, cpu, _ = clocks.curve[-1]
     print(f"\n[names] {len(names)} names ({len(train_names)}/{len(val_names)}/{len(test_names)}), "
@@ -174,6 +174,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--part", default="all", choices=["all", "recipe", "fast", "long", "generate", "names"])
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    names = parser.add_argument_group("names part")
+    names.add_argument("--names-steps", type=int, default=6000)
+    names.add_argument("--names-batch", type=int, default=64)
+    names.add_argument("--names-lr", type=float, default=2e-3)
+    names.add_argument("--names-dropout", type=float, default=0.1)
+    names.add_argument("--names-layers", type=int, default=4)
+    names.add_argument("--names-width", type=int, default=96)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -189,7 +196,8 @@ def main() -> None:
     if args.part in ("all", "generate"):
         generation_speed()
     if args.part in ("all", "names"):
-        names_run()
+        names_run(args.names_steps, args.names_batch, args.names_lr, args.names_dropout, args.names_layers,
+                  args.names_width)
 
 
 if __name__ == "__main__":
