@@ -244,22 +244,23 @@ for label in families:
 
 # %%
 labels, x = list(families), np.arange(len(families))
+colors = {"bigram": "gray", "LSTM": "C0", "WaveNet": "C1", "GPT": "C2"}
 fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
-axes[0].bar(x, [table[label]["nll"] for label in labels], color=["C0", "C1", "C2"])
+axes[0].bar(x, [table[label]["nll"] for label in labels], color=[colors[label] for label in labels])
 axes[0].axhline(table["bigram"]["nll"], color="k", ls=":", label="bigram")
 axes[0].set(xticks=x, xticklabels=labels, ylim=(1.8, 2.45), ylabel="nats/char", title="test NLL")
 axes[0].legend(fontsize=8)
-for offset, (key, what) in zip((-0.27, 0, 0.27), [("train", "training"), ("gen", "generation, fast path"),
-                                                  ("gen_uncached", "generation, no cache")]):
-    axes[1].bar(x + offset, [table[label][key] for label in labels], width=0.27, label=what)
+speed_bars = [("train", "training", "C4"), ("gen", "generation, fast path", "C6"), ("gen_uncached", "generation, no cache", "C7")]
+for offset, (key, what, color) in zip((-0.27, 0, 0.27), speed_bars):
+    axes[1].bar(x + offset, [table[label][key] for label in labels], width=0.27, label=what, color=color)
 axes[1].set(xticks=x, xticklabels=labels, yscale="log", ylabel="characters / second", title="speed on this machine")
 axes[1].legend(fontsize=8)
 for label in labels:
-    axes[2].loglog(lengths, memory[label], "o-", label=label)
+    axes[2].loglog(lengths, memory[label], "o-", color=colors[label], label=label)
 axes[2].set(xlabel="characters read", ylabel="bytes", title="generation state")
 axes[2].legend(fontsize=8)
 for label, curve in by_position.items():
-    axes[3].semilogx(np.arange(1, WINDOW + 1), curve, ls=":" if label == "bigram" else "-", label=label)
+    axes[3].semilogx(np.arange(1, WINDOW + 1), curve, color=colors[label], ls=":" if label == "bigram" else "-", label=label)
 axes[3].set(xlabel="characters of context (position + 1)", ylabel="test NLL", title="effective context")
 axes[3].legend(fontsize=8)
 plt.show()
@@ -621,7 +622,7 @@ ax1.legend(fontsize=8)
 ax2.plot(list(measured), [n_total / seconds for _, seconds in measured.values()], "o-", label="speculative")
 ax2.axhline(n_total / plain_seconds[True], color="k", ls="--", label="plain, KV cache")
 ax2.axhline(n_total / plain_seconds[False], color="gray", ls=":", label="plain, no cache")
-ax2.set(xlabel="draft length k", ylabel="tokens per second", title="...and wall-clock time on this machine")
+ax2.set(xlabel="draft length k", ylabel="tokens per second", ylim=(0, None), title="...and wall-clock time on this machine")
 ax2.legend(fontsize=8)
 plt.show()
 
