@@ -277,11 +277,13 @@ plt.show()
 #   it cannot — but on one CPU thread, with a width of 72, PyTorch's fused LSTM kernel is
 #   the fastest of the three here. Parallel training pays where the hardware is wide (a GPU)
 #   and the models and sequences are long; the GPT and the CNN fill it, the recurrence does not.
-# - **Generation.** Every fast path beats re-reading the prefix: without its state the
-#   LSTM re-reads the whole prefix for each character, the WaveNet re-runs every layer over
-#   up to 64 positions, the GPT attends over all of them. With the fast paths, the LSTM's
-#   step is O(1) and the WaveNet's O(layers); the GPT's cached step reads every cached key,
-#   so it slows down as the context fills.
+# - **Generation.** Without its fast path the LSTM re-reads the whole prefix for each
+#   character and the WaveNet re-runs every layer over up to 64 positions; their state and
+#   queues make a step O(1) and O(layers), and clearly faster. For this small GPT, within a
+#   context of 64, a cached step and a full recomputation cost about the same (sometimes the
+#   cache even loses): fixed costs per operation dominate until contexts are long and models
+#   wide (lecture 06's benchmark). Its cached step also reads every cached key, so it slows
+#   down as the context fills.
 # - **Memory.** Exactly as predicted: the LSTM carries 576 bytes whatever it has read, the
 #   WaveNet a fixed 6 kB of queues (its receptive field), the GPT 520 bytes per character:
 #   33 kB at its context of 64, half a megabyte at 1,024 — for a 7B-parameter model the same
