@@ -12,7 +12,10 @@ so the output distribution is unchanged, while one target call yields 1 to k + 1
 the acceptance probability per token is sum_x min(p(x), q(x)) = 1 - TV(p, q).
 
 Models follow the sequence protocol of `arcourse.decoding`: `model(idx)` -> (B, T, V),
-optional `start`/`step` (used for the draft) and `context_len`.
+optional `start`/`step` (used for the draft) and `context_len`. A target with
+`extend(tokens, state)` -> (logits (B, T, V), state) whose state has `.length` and
+`.crop(length)` (the GPT's KV cache) is verified incrementally: each round reads only the
+tokens it has not read before, and the cache is cropped back after a rejection.
 """
 from __future__ import annotations
 
@@ -139,9 +142,11 @@ def speculative_generate(
     """Sample from `target` (after `processors`) with `draft` proposing k tokens at a time.
 
     One sequence at a time (batch size 1): rows of a batch would accept different numbers
-    of tokens and drift apart. The target runs one full forward pass per round over the
-    prefix and the drafted tokens (a verification pass); the draft uses its `start`/`step`
-    fast path when it has one and `use_cache` is set. The tokens are distributed exactly as
+    of tokens and drift apart. The target runs one forward pass per round over the drafted
+    tokens (a verification pass). With `use_cache`, the draft uses its `start`/`step` fast
+    path when it has one, and a target with `extend` reads only the new tokens after its KV
+    cache (cropped back to the accepted prefix after each round) while the sequence fits
+    its context; otherwise, and beyond that, the pass re-reads the whole window. The tokens are distributed exactly as
     `generate(target, prompt, max_new_tokens, processors=processors)` as long as the sequence
     fits in `target.context_len` (beyond it, earlier positions of a verification pass see a
     window that ends at the last drafted token, up to k tokens shorter).
@@ -154,6 +159,8 @@ def speculative_generate(
         processors: logits processors applied to both models' logits.
         generator: a seeded torch.Generator on the models' device.
         eos_id: stop after emitting this token.
+        use_cache: the incremental paths above (same tokens for the same seed, up to float
+            rounding in the logits).
     Returns:
         tokens: (1, T + n) or (T + n,) like the prompt: the prompt followed by new tokens;
         stats: a SpeculativeStats (acceptance rate, target calls, ...).
@@ -180,6 +187,8 @@ def speculative_generate(
     target.eval()
     draft.eval()
     stats = SpeculativeStats()
+    cached_target = use_cache and hasattr(target, "extend")
+    cache = None  # the target's state after the tokens it has read (all of seq but the newest)
     if max_new_tokens > 0:  # one-token probes: a draft token the target cannot read would fail obscurely
         vocab = (target(seq[:, -1:]).shape[-1], draft(seq[:, -1:]).shape[-1])
         if vocab[0] != vocab[1]:
@@ -189,12 +198,19 @@ def speculative_generate(
         tokens, probs = _draft_tokens(draft, seq, k_now, processors, generator, use_cache)
         drafted = torch.stack(tokens, dim=1) if tokens else seq.new_zeros(1, 0)  # (1, k_now)
         window = torch.cat([seq, drafted], dim=1)
-        window = window if context_len is None else window[:, -context_len:]
-        logits = target(window)[0, -(k_now + 1):]  # (k_now + 1, V)
+        cached_target = cached_target and (context_len is None or window.shape[1] <= context_len)
+        if cached_target:
+            logits, cache = target.extend(window[:, 0 if cache is None else cache.length:], cache)
+            logits = logits[0, -(k_now + 1):]  # (k_now + 1, V)
+        else:
+            window = window if context_len is None else window[:, -context_len:]
+            logits = target(window)[0, -(k_now + 1):]  # (k_now + 1, V)
         p = apply_processors(logits, processors).float().softmax(dim=-1)[None]  # (1, k_now + 1, V)
         q = torch.stack(probs, dim=1) if probs else p.new_zeros(1, 0, p.shape[-1])  # (1, k_now, V)
         n_accepted, next_token = verify_draft(p, q, drafted, generator)
         new = torch.cat([drafted[:, : int(n_accepted)], next_token[:, None]], dim=1)  # (1, n + 1)
+        if cached_target:  # forget the rejected drafts; the new token is read next round
+            cache = cache.crop(seq.shape[1] + int(n_accepted))
         stats.drafted += k_now
         stats.accepted += int(n_accepted)
         stats.target_calls += 1

@@ -19,13 +19,13 @@
 # the distribution, and modelling real numbers instead of tokens.
 #
 # **Outline**
-# 1. *Same data, three families* — an LSTM, a WaveNet-style causal CNN and a GPT trained on
+# 1. **Same data, three families** — an LSTM, a WaveNet-style causal CNN and a GPT trained on
 #    the same characters: NLL, training and generation speed, memory, effective context.
-# 2. *Scaling* — test loss against parameter count for a family of GPT sizes, with a
+# 2. **Scaling** — test loss against parameter count for a family of GPT sizes, with a
 #    power-law fit.
-# 3. *Exposure bias, mitigated* — scheduled sampling against plain teacher forcing.
-# 4. **Faster generation** — speculative decoding: a cheap draft proposes, the model
-#    verifies; the samples keep exactly the model's distribution.
+# 3. **Exposure bias, mitigated?** — scheduled sampling against plain teacher forcing.
+# 4. **Faster generation** — speculative decoding: a cheap draft proposes, the GPT of
+#    section 1 verifies; the samples keep exactly its distribution.
 # 5. **Continuous outputs** — Gaussian and Student-t heads on a heavy-tailed series, exact
 #    NLL against a classical AR(p) fit, forecasts with uncertainty bands.
 # 6. Summary — the measured table.
@@ -33,25 +33,438 @@
 # Sections 1–3 reuse the models of lectures 03–06.
 
 # %%
+import dataclasses
 import math
+import os
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
-from arcourse import evaluate, get_device, make_generator, seed_everything, train
-from arcourse.data import CharTokenizer, GarchProcess, NameBatches, load_names, series_batches, split_dataset
+import arcourse
+from arcourse import evaluate, get_device, make_generator, nll, seed_everything, train
+from arcourse.data import CharTokenizer, GarchProcess, NameBatches, load_names, series_batches, split_dataset, text_batches
 from arcourse.decoding import generate
-from arcourse.models import ContinuousAR, ContinuousARConfig, LinearAR, forecast, gaussian_nll
-from arcourse.speculative import acceptance_probability, residual_distribution, speculative_generate
+from arcourse.evaluation import exposure_bias
+from arcourse.models import (GPT, BigramConfig, BigramLM, CharRNN, CharRNNConfig, ContinuousAR, ContinuousARConfig,
+                             GPTConfig, LinearAR, WaveNet, WaveNetConfig, forecast, gaussian_nll)
+from arcourse.scheduled_sampling import ScheduledSampling
+from arcourse.speculative import SpeculativeStats, acceptance_probability, residual_distribution, speculative_generate
 from arcourse.stats import chi_square_test
+from arcourse.training import default_loss
 
+FULL_RUN = os.environ.get("ARCOURSE_FULL_RUN") == "1"  # retrain sections 1-2 here, with larger GPTs (minutes)
 device = get_device()
 torch.set_num_threads(1)  # tiny models, token-by-token loops: a second CPU thread costs more than it helps
 seed_everything(0)
 print("device:", device)
+
+# %% [markdown]
+# ## 1. Same data, three families
+#
+# The census first names again, but joined into one stream, each name closed by the boundary
+# token (`emma.olivia.ava.…`), and cut into windows of 64 characters. Why a stream and not
+# one name per row: in a window that starts anywhere in the stream, position t is a prediction
+# made with exactly t + 1 characters of context, whatever letter of which name it falls on.
+# With one name per row, position t would also mean "the t-th letter of a name", and letters
+# differ in difficulty (the first is the hardest, endings are easy), so a loss-by-position
+# curve would mix how much context a model uses with what it is asked to predict.
+#
+# Three ways to compute $p(x_t \mid x_{<t})$ over the same windows, each of about 30k
+# parameters:
+# - **LSTM** (lecture 03): a state of fixed size carried from step to step;
+# - **WaveNet-style causal CNN** (lecture 05) over characters: dilations 1, 2, …, 32, so its
+#   receptive field is exactly the window, 1 + (2 − 1)(1 + 2 + ⋯ + 32) = 64;
+# - **GPT** (lecture 06): causal self-attention over all 64 positions.
+#
+# A small transformer needs more than a thousand steps to get off the bigram plateau here,
+# more than this notebook's CPU budget, so `scripts/make_lecture08_checkpoints.py` trained
+# all of them with one recipe (1,500 steps of 16 windows, AdamW, lr 0.01 with a cosine
+# schedule, the weights of the best validation loss kept). With `ARCOURSE_FULL_RUN=1` this
+# notebook runs that script itself (minutes on a CPU, faster on a GPU) and uses what it
+# trains. Speeds are measured below, on this machine.
+
+# %%
+names = load_names()
+tokenizer = CharTokenizer.from_texts(names)
+V = tokenizer.vocab_size
+train_names, val_names, test_names = split_dataset(names, (0.8, 0.1, 0.1), seed=0)
+
+
+def name_stream(some_names):
+    """One stream of token ids: every name followed by the boundary token."""
+    return torch.tensor([i for n in some_names for i in tokenizer.encode(n, add_boundary=True)[1:]])
+
+
+train_ids, test_ids = name_stream(train_names), name_stream(test_names)
+checkpoint_path = Path(arcourse.__file__).parent / "checkpoints" / "lecture08_models.pt"
+if FULL_RUN:  # retrain everything with the script's recipe, plus two larger GPTs for section 2
+    checkpoint_path = Path(tempfile.mkdtemp()) / "lecture08_models.pt"
+    script = Path(arcourse.__file__).parents[1] / "scripts" / "make_lecture08_checkpoints.py"
+    subprocess.run([sys.executable, str(script), "--larger", "--out", str(checkpoint_path)], check=True)
+checkpoint = torch.load(checkpoint_path, weights_only=True)
+assert checkpoint["tokenizer"] == tokenizer.state_dict()
+recipe = checkpoint["recipe"]
+WINDOW = recipe["window"]
+windows = test_ids.unfold(0, WINDOW + 1, 1)  # (N, 65): every window of the test stream
+test_batches = [(w[:, :-1], w[:, 1:]) for w in windows.split(512)]  # each character once at every position
+print(f"{len(train_ids):,} training and {len(test_ids):,} test characters; recipe {recipe}")
+
+bigram = BigramLM(BigramConfig(V)).to(device).fit([(train_ids[None, :-1], train_ids[None, 1:])])
+KINDS = {"CharRNNConfig": (CharRNNConfig, CharRNN), "WaveNetConfig": (WaveNetConfig, WaveNet), "GPTConfig": (GPTConfig, GPT)}
+
+
+def trained_model(name):
+    """A model of the checkpoint, with its trained weights."""
+    entry = checkpoint["models"][name]
+    config_class, model_class = KINDS[entry["kind"]]
+    model = model_class(config_class(**entry["config"])).to(device)
+    model.load_state_dict(entry["state_dict"])
+    return model.eval()
+
+
+KEYS = {"LSTM": "lstm", "WaveNet": "wavenet", "GPT": "gpt"}
+families = {label: trained_model(key) for label, key in KEYS.items()}
+params = {label: sum(p.numel() for p in model.parameters()) for label, model in families.items()}
+print("parameters:", params, "| best validation loss at step:",
+      {label: checkpoint["models"][key]["best_step"] for label, key in KEYS.items()})
+assert max(params.values()) < 1.3 * min(params.values())  # comparable sizes
+
+# %% [markdown]
+# ### Likelihood and speed
+#
+# Test NLL per character on the same windows for all three (and the count bigram). Training
+# speed: 40 steps of the recipe on a fresh copy, in characters per second. Generation speed:
+# 63 new characters after the boundary token (filling the GPT's context), each family with
+# its fast path — the LSTM's state, the WaveNet's queues, the GPT's KV cache — and, for
+# contrast, without it (the model re-reads the whole prefix for every character).
+
+# %%
+def training_speed(model):
+    """Characters per second of 40 training steps of the recipe on a fresh copy of `model`."""
+    fresh = type(model)(model.config).to(device)
+    history = train(fresh, text_batches(train_ids, WINDOW, recipe["batch_size"], seed=0), 40, lr=recipe["lr"],
+                    progress=False)
+    return history.tokens_per_second
+
+
+def generation_speed(model, use_cache, new_tokens=WINDOW - 1, repeats=3):
+    """Characters per second of generating `new_tokens` after '.', best of `repeats`."""
+    best = math.inf
+    for seed in range(repeats):
+        start = time.perf_counter()
+        generate(model, [0], new_tokens, use_cache=use_cache, generator=make_generator(seed, device))
+        best = min(best, time.perf_counter() - start)
+    return new_tokens / best
+
+
+table = {"bigram": dict(params=V * V, nll=evaluate(bigram, test_batches))}
+for label, model in families.items():
+    table[label] = dict(params=params[label], nll=evaluate(model, test_batches), train=training_speed(model),
+                        gen=generation_speed(model, True), gen_uncached=generation_speed(model, False))
+print(f"{'':8s} {'params':>7s} {'test NLL':>9s} {'train chars/s':>14s} {'gen chars/s':>12s} {'uncached':>9s}")
+for label, row in table.items():
+    speeds = "".join(f" {row[key]:{w},.0f}" if key in row else f" {'':>{w}s}" for key, w in
+                     (("train", 14), ("gen", 12), ("gen_uncached", 9)))
+    print(f"{label:8s} {row['params']:7,d} {row['nll']:9.3f}{speeds}")
+for label in families:  # every family learns far more than letter pairs
+    assert table[label]["nll"] < table["bigram"]["nll"] - 0.2, label
+
+# %% [markdown]
+# ### Memory of the generation state
+#
+# What each family must keep to produce the next character, as a function of how much has
+# been read: we measure the bytes of the tensors in the state that `start` returns after
+# prompts of 16 to 1,024 characters. The LSTM keeps (h, c): 2 × layers × d_hidden numbers,
+# whatever the length. The WaveNet keeps one queue per layer, (K − 1) × dilation past inputs
+# of C channels: a constant too, set by the receptive field. The GPT keeps keys and values of
+# every position in every layer: 2 × layers × d_model numbers per character (plus the token
+# ids, 8 bytes each, which it keeps to slide its window). The state does not depend on the
+# weights, so the GPT is measured with the same shape and a context of 1,024.
+
+# %%
+def state_bytes(state):
+    """Bytes of every tensor inside a generation state (tensors, tuples, lists, dataclasses)."""
+    if isinstance(state, torch.Tensor):
+        return state.numel() * state.element_size()
+    if dataclasses.is_dataclass(state):
+        return sum(state_bytes(getattr(state, f.name)) for f in dataclasses.fields(state))
+    if isinstance(state, (tuple, list)):
+        return sum(state_bytes(s) for s in state)
+    return 0
+
+
+lengths = [16, 32, 64, 128, 256, 512, 1024]
+long_gpt = GPT(dataclasses.replace(families["GPT"].config, context_len=max(lengths))).to(device).eval()
+state_models = {"LSTM": families["LSTM"], "WaveNet": families["WaveNet"], "GPT": long_gpt}
+memory = {label: [] for label in state_models}
+with torch.no_grad():
+    for T in lengths:
+        prompt = torch.randint(V, (1, T), generator=make_generator(0, device), device=device)
+        for label, model in state_models.items():
+            memory[label].append(state_bytes(model.start(prompt)[1]))
+lstm_config, wave_config, gpt_config = (families[k].config for k in ("LSTM", "WaveNet", "GPT"))
+assert memory["LSTM"] == [2 * lstm_config.n_layers * lstm_config.d_hidden * 4] * len(lengths)
+assert memory["WaveNet"] == [wave_config.residual_channels * (wave_config.kernel_size - 1)
+                             * sum(wave_config.dilations) * 4] * len(lengths)
+per_token = 2 * gpt_config.n_layers * gpt_config.d_model * 4 + 8  # keys + values (float32), token id (int64)
+assert memory["GPT"] == [per_token * T for T in lengths]
+print({label: bytes_[-1] for label, bytes_ in memory.items()}, f"bytes after {lengths[-1]} characters; "
+      f"GPT: {per_token} bytes per character")
+
+# %% [markdown]
+# ### Effective context
+#
+# How much of the past does each model use? The mean test loss at each position of the
+# windows: at position t the model has read t + 1 characters. The windows start at every
+# offset of the test stream, so every position scores the same characters. Position 0 is
+# what a bigram knows; a curve that is still falling at position t means the model profits from the t-th
+# character back.
+
+# %%
+@torch.no_grad()
+def loss_by_position(model):
+    """Mean test NLL at each position of the windows, (WINDOW,)."""
+    losses = [nll(model(x.to(device)), y.to(device), reduction="none").mean(0) for x, y in test_batches]
+    return torch.stack(losses).mean(0).cpu()
+
+
+by_position = {label: loss_by_position(model) for label, model in {"bigram": bigram, **families}.items()}
+for label, curve in by_position.items():
+    print(f"{label:8s}", " ".join(f"{float(curve[t]):.2f}" for t in (0, 1, 2, 4, 8, 16, 32, 63)), "(positions 0, 1, 2, 4, 8, 16, 32, 63)")
+for label in families:
+    curve = by_position[label]
+    assert curve[16:].mean() < curve[0] - 0.3, label  # later positions are predicted far better than the first
+    share = float((curve[0] - curve[4]) / (curve[0] - curve[16:].mean()))
+    print(f"{label}: {share:.0%} of the gain from context comes with the first 5 characters")
+    assert share > 0.8, label  # names are short: most of the useful context is the current name
+
+# %%
+labels, x = list(families), np.arange(len(families))
+colors = {"bigram": "gray", "LSTM": "C0", "WaveNet": "C1", "GPT": "C2"}
+fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
+axes[0].bar(x, [table[label]["nll"] for label in labels], color=[colors[label] for label in labels])
+axes[0].axhline(table["bigram"]["nll"], color="k", ls=":", label="bigram")
+axes[0].set(xticks=x, xticklabels=labels, ylim=(1.8, 2.45), ylabel="nats/char", title="test NLL")
+axes[0].legend(fontsize=8)
+speed_bars = [("train", "training", "C4"), ("gen", "generation, fast path", "C6"), ("gen_uncached", "generation, no cache", "C7")]
+for offset, (key, what, color) in zip((-0.27, 0, 0.27), speed_bars):
+    axes[1].bar(x + offset, [table[label][key] for label in labels], width=0.27, label=what, color=color)
+axes[1].set(xticks=x, xticklabels=labels, yscale="log", ylabel="characters / second", title="speed on this machine")
+axes[1].legend(fontsize=8)
+for label in labels:
+    axes[2].loglog(lengths, memory[label], "o-", color=colors[label], label=label)
+axes[2].set(xlabel="characters read", ylabel="bytes", title="generation state")
+axes[2].legend(fontsize=8)
+for label, curve in by_position.items():
+    axes[3].semilogx(np.arange(1, WINDOW + 1), curve, color=colors[label], ls=":" if label == "bigram" else "-", label=label)
+axes[3].set(xlabel="characters of context (position + 1)", ylabel="test NLL", title="effective context")
+axes[3].legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# What the measurements say (your speeds above are this machine's; ours were similar):
+# - **Likelihood.** At about 30k parameters the LSTM and the GPT end close together, the
+#   WaveNet behind them, all far below the bigram. The WaveNet memorises the 29k training
+#   characters fastest: its best validation loss came after a few hundred of the 1,500 steps,
+#   while the GPT kept improving almost to the end (the best steps printed above).
+# - **Training speed.** The textbook says recurrence cannot be parallelised over time, and
+#   it cannot — but on one CPU thread, with a width of 72, PyTorch's fused LSTM kernel is
+#   the fastest of the three here. Parallel training pays where the hardware is wide (a GPU)
+#   and the models and sequences are long; the GPT and the CNN fill it, the recurrence does not.
+# - **Generation.** Without its fast path the LSTM re-reads the whole prefix for each
+#   character and the WaveNet re-runs every layer over up to 64 positions; their state and
+#   queues make a step O(1) and O(layers), and clearly faster. For this small GPT, within a
+#   context of 64, a cached step and a full recomputation cost about the same (sometimes the
+#   cache even loses): fixed costs per operation dominate until contexts are long and models
+#   wide (lecture 06's benchmark). Its cached step also reads every cached key, so it slows
+#   down as the context fills.
+# - **Memory.** Exactly as predicted: the LSTM carries 576 bytes whatever it has read, the
+#   WaveNet a fixed 6 kB of queues (its receptive field), the GPT 520 bytes per character:
+#   33 kB at its context of 64, half a megabyte at 1,024 — for a 7B-parameter model the same
+#   formula gives about half a megabyte per token.
+# - **Effective context.** All three gain most from the first four or five characters —
+#   about one name. Names in the stream are shuffled and nearly independent, so the earlier
+#   names add little; the LSTM could in principle reach further back, the WaveNet and the
+#   GPT cannot see beyond 64 by construction.
+
+
+# %% [markdown]
+# ## 2. Scaling: loss against model size
+#
+# Kaplan et al. (2020) found that a transformer's test loss falls as a power law in its
+# number of (non-embedding) parameters N, $L(N) \approx L_\infty + a N^{-b}$, as long as data
+# and training steps are not the bottleneck. We train a family of GPTs from about a thousand
+# to two hundred thousand parameters with the same recipe on the same 29k characters (the
+# GPT of section 1 is one of them; `ARCOURSE_FULL_RUN=1` adds two larger sizes) and fit the
+# three numbers: for each candidate floor $L_\infty$ below the smallest loss, a straight
+# line through $\log(L - L_\infty)$ against $\log N$ by least squares; the floor with the
+# smallest squared error in L wins.
+
+# %%
+scaling = {}
+for name, entry in checkpoint["models"].items():
+    if entry["kind"] == "GPTConfig":
+        model = families["GPT"] if name == "gpt" else trained_model(name)
+        scaling[model.num_parameters(embeddings=False)] = evaluate(model, test_batches)
+sizes = np.array(sorted(scaling), dtype=float)
+losses = np.array([scaling[n] for n in sorted(scaling)])
+
+
+def fit_power_law(n, loss):
+    """(L_inf, a, b) of loss ≈ L_inf + a n^-b: a log-log line for every floor on a grid."""
+    best = None
+    for floor in np.linspace(0, loss.min() - 1e-3, 2000):
+        slope, intercept = np.polyfit(np.log(n), np.log(loss - floor), 1)
+        error = ((floor + np.exp(intercept) * n**slope - loss) ** 2).sum()
+        if best is None or error < best[0]:
+            best = (error, floor, math.exp(intercept), -slope)
+    return best[1:]
+
+
+floor, a, b = fit_power_law(sizes, losses)
+fitted = floor + a * sizes**-b
+print(" ".join(f"N={int(n):,}: {loss:.3f}" for n, loss in zip(sizes, losses)))
+print(f"fit: L(N) = {floor:.3f} + {a:.1f} N^-{b:.2f}; residuals {np.round(losses - fitted, 3)}")
+assert np.all(np.diff(losses[:4]) < 0) and losses[3] < losses[0] - 0.15  # up to ~25k parameters size helps, a lot
+assert np.ptp(losses[3:]) < 0.06  # from there on the loss levels off: larger models scatter around a floor
+assert b > 0 and np.abs(losses - fitted).max() < 0.05
+
+# %%
+grid = np.logspace(np.log10(sizes[0]) - 0.3, np.log10(sizes[-1]) + 1, 100)
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+axes[0].semilogx(sizes, losses, "o", label="GPTs, test NLL")
+axes[0].semilogx(grid, floor + a * grid**-b, "k-", lw=1, label=f"{floor:.2f} + {a:.1f} N^-{b:.2f}")
+axes[0].axhline(table["bigram"]["nll"], color="gray", ls=":", label="bigram")
+axes[0].set(xlabel="non-embedding parameters N", ylabel="nats/char", title="test loss vs. model size")
+axes[0].legend(fontsize=8)
+axes[1].loglog(sizes, losses - floor, "o")
+axes[1].loglog(grid, a * grid**-b, "k-", lw=1)
+axes[1].set(xlabel="N", ylabel="L - L_inf", title="the same, minus the fitted floor: a straight line")
+plt.show()
+
+# %% [markdown]
+# What the fit says: up to a few tens of thousands of parameters, each doubling of the model
+# removes a fixed fraction of the loss left above the floor $L_\infty$; beyond that the
+# floor dominates, and the larger models scatter around it by a few hundredths of a nat —
+# which of two large models ends better is decided by training noise (the seed, the step
+# where early stopping caught it), not by size. What it does not say: with six points
+# (eight with the flag) and three free numbers the fit is loose, and $L_\infty$ and b trade
+# off against each other. The floor is not the entropy of names; it is mostly the **data**:
+# 29k training characters are memorised by a few tens of thousands of parameters (the
+# recipe keeps the weights of the best validation loss), so bigger models stop helping
+# early — Kaplan's law assumes data is plentiful. The steps are fixed, not compute-optimal:
+# Hoffmann et al. (2022, "Chinchilla") showed that for a given compute budget, parameters
+# and training tokens should grow together (about 20 tokens per parameter), so each point
+# here is over- or under-trained. And extrapolating the line beyond the largest model
+# measured is a guess, not a measurement.
+
+# %% [markdown]
+# ## 3. Exposure bias, mitigated? Scheduled sampling
+#
+# Lecture 03 measured exposure bias: a model trained only on true prefixes (teacher forcing)
+# generates from its own, and its samples contain character trigrams never seen in training
+# more often than real held-out names do (the **gap** of `arcourse.evaluation.exposure_bias`).
+# Scheduled sampling (Bengio et al., 2015) trains on some of the model's own choices: at each
+# step a coin with probability p decides whether the input is the true previous character or
+# one sampled from the model's own prediction; the target stays the true next character.
+# p rises from 0 (the samples of an untrained model are noise) over the first half of
+# training. `arcourse.scheduled_sampling.ScheduledSampling` is this loss for `train`; it
+# needs the step-by-step `CharRNN.unroll`. First the idea in a few lines, checked against it.
+
+# %%
+def mixed_inputs(model, inputs, p, generator):
+    """Teacher forcing, but each input after the first is, with probability p, a sample
+    from the model's prediction at the step before. Returns the logits (B, T, V)."""
+    state, token, steps = None, inputs[:, 0], []
+    coins = torch.rand(inputs.shape, generator=generator, device=inputs.device) < p  # (B, T)
+    for t in range(inputs.shape[1]):
+        logits, state = model.unroll(token[:, None], state)  # (B, 1, V)
+        steps.append(logits)
+        if t + 1 < inputs.shape[1]:
+            sample = torch.multinomial(logits[:, 0].detach().softmax(-1), 1, generator=generator)[:, 0]
+            token = torch.where(coins[:, t + 1], sample, inputs[:, t + 1])
+    return torch.cat(steps, dim=1)
+
+
+seed_everything(0)
+rnn = CharRNN(CharRNNConfig.names(V)).to(device).train()
+inputs, targets = next(iter(NameBatches(train_names, tokenizer, 32, seed=0)))
+inputs, targets = inputs.to(device), targets.to(device)
+ours = nll(mixed_inputs(rnn, inputs, 0.3, make_generator(5, device)), targets, reduction="sum")
+library, count = ScheduledSampling(0.3, seed=5)(rnn, (inputs, targets))
+torch.testing.assert_close(ours, library)
+teacher_forced = nll(rnn(inputs), targets, reduction="sum")
+torch.testing.assert_close(ScheduledSampling(0.0)(rnn, (inputs, targets))[0], teacher_forced)  # p = 0: teacher forcing
+print(f"the notebook's mixed inputs and the library agree: {ours.item():.4f} = {library.item():.4f} nats summed")
+
+# %% [markdown]
+# Two LSTMs of lecture 03's size, the same names, seed, steps and schedule; the only
+# difference is the loss. Both are then judged with lecture 03's metric (1,000 samples at
+# temperature 1) and by their teacher-forced test NLL.
+
+# %%
+SS_STEPS, SS_PROBABILITY = 300, 0.25
+exposure, gaps = {}, {}
+for label, loss_fn in [("teacher forcing", default_loss),
+                       (f"scheduled sampling, p -> {SS_PROBABILITY}", ScheduledSampling(SS_PROBABILITY, ramp_steps=SS_STEPS // 2))]:
+    seed_everything(0)
+    rnn = CharRNN(CharRNNConfig.names(V)).to(device)
+    history = train(rnn, NameBatches(train_names, tokenizer, 64, seed=0), SS_STEPS, lr=1e-2, schedule="cosine",
+                    loss_fn=loss_fn, description=label)
+    reports = [exposure_bias(rnn, tokenizer, train_names, test_names, n_samples=1000,
+                             generator=make_generator(seed, device)) for seed in range(3)]
+    exposure[label] = (reports[0], history.seconds)
+    gaps[label] = [r.gap for r in reports]  # three sets of samples: the noise of the metric
+name_bigram = BigramLM(BigramConfig(V)).to(device).fit(NameBatches(train_names, tokenizer, 1024, shuffle=False))
+bigram_report = exposure_bias(name_bigram, tokenizer, train_names, test_names, n_samples=1000,
+                              generator=make_generator(0, device))
+print(f"{'':32s} {'test NLL':>8s} {'gap':>7s} {'real names':>10s} {'mean len':>8s} {'train s':>7s}")
+for label, (r, seconds) in {**exposure, "bigram": (bigram_report, math.nan)}.items():
+    print(f"{label:32s} {r.teacher_forced_nll:8.3f} {r.gap:7.3f} {r.real_fraction:10.2f} "
+          f"{r.mean_length_samples:8.2f} {seconds:7.1f}")
+for r, _ in exposure.values():  # both LSTMs model names far better than the bigram, and drift less
+    assert r.teacher_forced_nll < bigram_report.teacher_forced_nll - 0.25 and r.gap < bigram_report.gap
+(tf_report, _), (ss_report, _) = exposure.values()
+assert tf_report.teacher_forced_nll < ss_report.teacher_forced_nll  # teacher forcing optimises exactly this number
+spread = max(max(g) - min(g) for g in gaps.values())
+difference = abs(np.mean(gaps[list(gaps)[1]]) - np.mean(gaps[list(gaps)[0]]))
+print("gaps over three sets of samples:", {label: [round(g, 3) for g in g3] for label, g3 in gaps.items()})
+assert spread < difference / 2  # the two models differ by far more than the metric's sampling noise
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+keep = tf_report.count_data_by_position >= 30
+for (label, (r, _)), color in zip(exposure.items(), ("C0", "C1")):
+    ok = np.flatnonzero(keep & (r.count_samples_by_position >= 30))
+    axes[0].plot(ok, r.teacher_forced_nll_by_position[ok], "o-", color=color, label=label)
+    axes[1].plot(ok, r.unseen_rate_samples_by_position[ok], "o-", color=color, label=f"samples, {label}")
+ok = np.flatnonzero(keep)
+axes[1].plot(ok, tf_report.unseen_rate_data_by_position[ok], "k--", label="held-out names")
+axes[0].set(title="teacher-forced test loss by position", xlabel="position (0 = first letter)", ylabel="nats")
+axes[1].set(title="free running: trigrams never seen in training", xlabel="position", ylabel="rate")
+axes[0].legend(fontsize=8)
+axes[1].legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# Measured here, scheduled sampling made both numbers **worse**: a higher teacher-forced test
+# NLL (expected: teacher forcing optimises exactly that number) *and* a larger exposure-bias
+# gap, with fewer samples that are real names; three sets of samples show that the difference
+# is not the metric's noise (it is one training seed and one schedule, though). Reasons: a one-layer character LSTM drifts little to begin with
+# (its gap is a third of the bigram's); the inputs it samples early in training are mostly
+# noise it must learn to ignore, which costs capacity; and Huszár (2015) showed that the
+# scheduled-sampling objective is *improper* — its optimum is not the data distribution.
+# Bengio et al.'s gains were on captioning and parsing, judged by sequence-level metrics,
+# with large models. The remedies that later stuck for text are others: train on whole
+# sequences with a sequence-level reward (REINFORCE, minimum-risk training), or simply
+# scale the model and data so that its own prefixes stay close to real ones.
+
 
 # %% [markdown]
 # ## 4. Faster generation: speculative decoding
@@ -91,54 +504,14 @@ plt.show()
 # %% [markdown]
 # ### A draft and a target
 #
-# Two character models of first names, both small enough to train here: the draft is a
-# bigram table (one lookup per token), the target a Bengio-style MLP that reads the last
-# four characters. Both speak the course's sequence protocol, `model(idx) -> (B, T, V)`.
+# The target is the GPT of section 1; the draft is the count bigram of section 1, one table
+# lookup per token (test NLL above: the bigram is far from the GPT, so many drafts will be
+# rejected). Both speak the course's sequence protocol, `model(idx) -> (B, T, V)`.
 
 # %%
-names = load_names()
-tokenizer = CharTokenizer.from_texts(names)
-train_names, val_names, _ = split_dataset(names, (0.8, 0.1, 0.1), seed=0)
-V = tokenizer.vocab_size
-
-
-class BigramDraft(nn.Module):
-    """p(x_t | x_{t-1}) as a learned table of logits."""
-
-    def __init__(self, vocab_size: int):
-        super().__init__()
-        self.logits = nn.Parameter(torch.zeros(vocab_size, vocab_size))
-
-    def forward(self, idx):  # (B, T) -> (B, T, V)
-        return self.logits[idx]
-
-
-class WindowMLP(nn.Module):
-    """p(x_t | the last `window` tokens): embeddings, one tanh layer, logits (Bengio et al., 2003)."""
-
-    def __init__(self, vocab_size: int, window: int = 4, d_embed: int = 16, d_hidden: int = 128):
-        super().__init__()
-        self.window = window
-        self.embed = nn.Embedding(vocab_size, d_embed)
-        self.hidden = nn.Linear(window * d_embed, d_hidden)
-        self.out = nn.Linear(d_hidden, vocab_size)
-
-    def forward(self, idx):  # (B, T) -> (B, T, V)
-        padded = F.pad(idx, (self.window - 1, 0), value=0)  # boundary tokens before the start
-        windows = padded.unfold(1, self.window, 1)  # (B, T, window)
-        return self.out(torch.tanh(self.hidden(self.embed(windows).flatten(2))))  # (B, T, V)
-
-
-draft = BigramDraft(V).to(device)
-target = WindowMLP(V).to(device)
-batches = NameBatches(train_names, tokenizer, batch_size=64, seed=0)
-val_batches = lambda: NameBatches(val_names, tokenizer, batch_size=512, shuffle=False)  # noqa: E731
-train(draft, batches, 200, lr=0.2, description="bigram draft")
-train(target, batches, 400, lr=1e-2, schedule="cosine", description="MLP target")
-val_nll = {"uniform": math.log(V), "bigram draft": evaluate(draft, val_batches()),
-           "MLP target": evaluate(target, val_batches())}
-print({k: round(v, 3) for k, v in val_nll.items()}, "nats/char on validation names")
-assert val_nll["MLP target"] < val_nll["bigram draft"] - 0.1 < val_nll["uniform"]
+target, draft = families["GPT"], bigram
+print(f"target: GPT, {params['GPT']:,} parameters, test NLL {table['GPT']['nll']:.3f}; "
+      f"draft: bigram, test NLL {table['bigram']['nll']:.3f} nats/char")
 
 # %% [markdown]
 # ### The distribution is unchanged — checked by sampling
@@ -179,58 +552,98 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# ### What it buys: tokens per target call
+# ### What it buys: tokens per target call, and seconds
 #
-# A long stream of names (the boundary token starts the next name), generated plainly and
-# speculatively. With a per-token acceptance probability α, a round of k drafts yields on
-# average $(1 - \alpha^{k+1}) / (1 - \alpha)$ tokens for one target call (treating
-# acceptances as independent). α itself is measured on the stream: the mean of
-# $\sum_x \min(p(x), q(x))$ over its positions.
+# Six streams of names, each 63 characters after the boundary token (so that they fit the
+# GPT's context of 64, where its KV cache works), generated plainly and speculatively. With
+# a per-token acceptance probability α, a round of k drafts yields on average
+# $(1 - \alpha^{k+1}) / (1 - \alpha)$ tokens for one target call (treating acceptances as
+# independent). α itself is measured on the streams: the mean of $\sum_x \min(p(x), q(x))$
+# over their positions. The wall-clock baseline is the strongest plain one: `generate` with
+# the KV cache (each time the best of three runs; the tokens are the same every run). The
+# speculative runs verify with the GPT's KV cache too: `GPT.extend` reads the k drafted
+# tokens after the cached prefix in one pass, and `KVCache.crop` forgets the rejected ones;
+# for contrast, k = 4 once more with a full pass over the window per round.
 
 # %%
-n_stream = 400
-gen = make_generator(1, device)
-start = time.perf_counter()
-plain = generate(target, [0], n_stream, generator=gen)
-plain_seconds = time.perf_counter() - start
+n_streams, n_new = 6, WINDOW - 1
 
-measured = {}
-for k in (1, 2, 4, 8):
+
+def best_time(run, repeats=3):
+    """(output of run(), its shortest wall time over `repeats` runs)."""
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = run()
+        seconds.append(time.perf_counter() - start)
+    return out, min(seconds)
+
+
+def plain_streams(use_cache):
+    gen = make_generator(1, device)
+    return [generate(target, [0], n_new, generator=gen, use_cache=use_cache) for _ in range(n_streams)]
+
+
+def speculative_streams(k, use_cache=True):
     gen = make_generator(2, device)
-    start = time.perf_counter()
-    stream, stats = speculative_generate(target, draft, [0], n_stream, k=k, generator=gen)
-    measured[k] = (stats, time.perf_counter() - start)
+    runs = [speculative_generate(target, draft, [0], n_new, k=k, generator=gen, use_cache=use_cache)
+            for _ in range(n_streams)]
+    totals = {f.name: sum(getattr(stats, f.name) for _, stats in runs) for f in dataclasses.fields(SpeculativeStats)}
+    return [stream for stream, _ in runs], SpeculativeStats(**totals)
+
+
+plain_seconds = {use_cache: best_time(lambda: plain_streams(use_cache))[1] for use_cache in (True, False)}
+measured = {k: best_time(lambda: speculative_streams(k)) for k in (1, 2, 4, 8)}  # k -> ((streams, stats), seconds)
+(full_pass_streams, _), full_pass_seconds = best_time(lambda: speculative_streams(4, use_cache=False))
+assert all(torch.equal(a, b) for a, b in zip(full_pass_streams, measured[4][0][0]))  # the cache changes no token
 
 with torch.no_grad():
-    stream_probs = target(stream[None]).softmax(-1), draft(stream[None]).softmax(-1)
-alpha = float(torch.minimum(*stream_probs).sum(-1).mean())
+    streams = torch.stack(measured[4][0][0])  # (n_streams, 64)
+    alpha = float(torch.minimum(target(streams).softmax(-1), draft(streams).softmax(-1)).sum(-1).mean())
 predicted = {k: (1 - alpha ** (k + 1)) / (1 - alpha) for k in measured}
-print(f"alpha (mean sum min(p, q)) = {alpha:.3f}; plain sampling: {n_stream} target calls, {plain_seconds:.2f} s")
-for k, (stats, seconds) in measured.items():
+n_total = n_streams * n_new
+print(f"alpha (mean sum min(p, q)) = {alpha:.3f}; plain sampling: {n_total} target calls, "
+      f"{plain_seconds[True]:.3f} s with the KV cache, {plain_seconds[False]:.3f} s without")
+for k, ((_, stats), seconds) in measured.items():
     print(f"k={k}: {stats.target_calls:4d} target calls, {stats.tokens_per_target_call:.2f} tokens/call "
-          f"(predicted {predicted[k]:.2f}), acceptance rate {stats.acceptance_rate:.2f}, {seconds:.2f} s")
-assert all(stats.new_tokens == n_stream for stats, _ in measured.values())
-assert all(stats.target_calls < n_stream / 1.3 for stats, _ in measured.values())  # fewer target calls
+          f"(predicted {predicted[k]:.2f}), acceptance rate {stats.acceptance_rate:.2f}, {seconds:.3f} s: "
+          f"speedup {plain_seconds[True] / seconds:.2f}x over cached plain sampling")
+print(f"k=4 verifying with full passes over the window instead of the KV cache: {full_pass_seconds:.3f} s, "
+      f"speedup {plain_seconds[True] / full_pass_seconds:.2f}x")
+assert all(stats.new_tokens == n_total for (_, stats), _ in measured.values())
+assert all(stats.target_calls < n_total / 1.3 for (_, stats), _ in measured.values())  # fewer target calls
 # the formula treats acceptances as independent; neighbouring ones are correlated, so allow 20 %
-assert all(abs(stats.tokens_per_target_call / predicted[k] - 1) < 0.2 for k, (stats, _) in measured.items())
+assert all(abs(stats.tokens_per_target_call / predicted[k] - 1) < 0.2 for k, ((_, stats), _) in measured.items())
 
 # %%
 ks = torch.arange(1, 11)
-fig, ax = plt.subplots(figsize=(5, 3))
-ax.plot(ks, (1 - alpha ** (ks + 1)) / (1 - alpha), label=f"(1 - a^(k+1)) / (1 - a), a = {alpha:.2f}")
-ax.plot(list(measured), [s.tokens_per_target_call for s, _ in measured.values()], "o", label="measured")
-ax.axhline(1, color="gray", ls=":", label="plain sampling")
-ax.set(xlabel="draft length k", ylabel="tokens per target call", title="speculative decoding: fewer target calls")
-ax.legend(fontsize=8)
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3))
+ax1.plot(ks, (1 - alpha ** (ks + 1)) / (1 - alpha), label=f"(1 - a^(k+1)) / (1 - a), a = {alpha:.2f}")
+ax1.plot(list(measured), [stats.tokens_per_target_call for (_, stats), _ in measured.values()], "o", label="measured")
+ax1.axhline(1, color="gray", ls=":", label="plain sampling")
+ax1.set(xlabel="draft length k", ylabel="tokens per target call", title="speculative decoding: fewer target calls")
+ax1.legend(fontsize=8)
+ax2.plot(list(measured), [n_total / seconds for _, seconds in measured.values()], "o-", label="speculative")
+ax2.axhline(n_total / plain_seconds[True], color="k", ls="--", label="plain, KV cache")
+ax2.axhline(n_total / plain_seconds[False], color="gray", ls=":", label="plain, no cache")
+ax2.set(xlabel="draft length k", ylabel="tokens per second", ylim=(0, None), title="...and wall-clock time on this machine")
+ax2.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# The saving is counted in **target calls**. The wall times printed above stay close to each
-# other: here the target is barely more expensive than the bigram draft, so drafting and the
-# Python loop eat most of what the fewer target calls save. The method pays when one target call costs many
-# draft calls — a large transformer on a GPU, where a pass over k + 1 tokens costs about as
-# much as a pass over one. The acceptance rate α is the lever: a draft closer to the target
-# in total variation gives more tokens per call.
+# Fewer target calls are certain; seconds depend on what a target call costs. Here the
+# target is a 28k-parameter GPT on a CPU, and the plain baseline already uses the KV cache,
+# so one plain step is cheap. In our runs speculative decoding still won, modestly
+# (k = 2 to 4: about 1.1–1.3 times the cached plain speed; k = 1 about even), far less than
+# the 2–2.5 tokens per target call: each round also pays k draft steps, the accept/reject
+# arithmetic and Python overhead, which on a model this small cost as much as the model.
+# Verifying with the KV cache instead of a full pass made no measurable difference here:
+# 64 positions cost this small GPT no more than 5 (fixed costs per operation dominate);
+# the cache matters when contexts are long and models wide. Longer drafts stop paying once
+# most are rejected (α ≈ 0.65 with a bigram draft). The method
+# pays off when a target call is expensive and the hardware is parallel — a large
+# transformer on a GPU, where a pass over k + 1 tokens costs about as much as a pass over
+# one — and when the draft is close to the target: α is the lever.
 
 # %% [markdown]
 # ## 5. Continuous outputs: a density per step
@@ -391,10 +804,23 @@ assert paths.shape == (500, horizon) and bool(torch.isfinite(paths).all())
 # ## 6. Summary — the measured table
 
 # %%
-stats4 = measured[4][0]
+(_, stats4), seconds4 = measured[4]
+print(f"{'names, 64-char windows':24s} {'params':>7s} {'test NLL':>9s} {'train chars/s':>14s} {'gen chars/s':>12s} "
+      f"{'uncached':>9s} {'state @64':>10s} {'state @1024':>12s}")
+for label in families:
+    row, mem = table[label], dict(zip(lengths, memory[label]))
+    print(f"{label:24s} {row['params']:7,d} {row['nll']:9.3f} {row['train']:14,.0f} {row['gen']:12,.0f} "
+          f"{row['gen_uncached']:9,.0f} {mem[64]:10,d} {mem[1024]:12,d}")
+print(f"{'bigram':24s} {table['bigram']['params']:7,d} {table['bigram']['nll']:9.3f}\n")
 rows = [
+    ("scaling (GPT, N params)", f"test NLL = L_inf + a N^-b over N = {int(sizes[0]):,}..{int(sizes[-1]):,}",
+     f"{floor:.3f} + {a:.1f} N^-{b:.2f}"),
+    *[("exposure bias (LSTM)", f"{label}: test NLL / gap", f"{r.teacher_forced_nll:.3f} / {r.gap:.3f}")
+      for label, (r, _) in exposure.items()],
     ("speculative, k = 4", "tokens per target call", f"{stats4.tokens_per_target_call:.2f} (plain: 1)"),
     ("speculative, k = 4", "acceptance rate / alpha", f"{stats4.acceptance_rate:.2f} / {alpha:.2f}"),
+    ("speculative, k = 4", "wall-clock speedup over cached plain", f"{plain_seconds[True] / seconds4:.2f}x "
+     f"({plain_seconds[True] / full_pass_seconds:.2f}x with full-pass verification)"),
     ("speculative", "chi-square p-values, chars 1-3", ", ".join(f"{pv:.2f}" for pv in p_values)),
     *[("series NLL (nats/step)", name, f"{value:.4f}") for name, value in nll_table.items()],
     ("Student-t head", "coverage of 50/90/99 % bands", " / ".join(f"{c:.3f}" for c in coverage["Student-t head"])),
@@ -404,6 +830,15 @@ for section, what, value in rows:
 
 # %% [markdown]
 #
+# - **Three families, measured** on the same characters at ~30k parameters: the LSTM and
+#   the GPT reach about the same likelihood, the WaveNet overfits first. Their generation
+#   states differ in kind — constant (LSTM), constant but set by the receptive field
+#   (WaveNet), linear in the context (GPT's KV cache) — and all three use about one name
+#   of context here.
+# - **Scaling**: loss falls as a power law in size until the 29k characters of data run
+#   out; a fit is a summary of measured points, not a licence to extrapolate.
+# - **Scheduled sampling** did not reduce exposure bias here; it made it worse, along
+#   with the likelihood. Measure before trusting a remedy.
 # - **Speculative decoding** leaves the target's distribution exactly as it was (chi-square
 #   tests above) while a round of k drafts yields $(1 - \alpha^{k+1})/(1 - \alpha)$ tokens per
 #   target call; α = 1 − TV(p, q) measures how well the draft imitates the target.

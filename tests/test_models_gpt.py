@@ -242,3 +242,43 @@ def test_checkpoint_round_trip(tmp_path):
     again.load_state_dict(saved["state_dict"])
     idx = torch.randint(0, 11, (2, 5))
     torch.testing.assert_close(again.eval()(idx), model(idx))
+
+
+@pytest.mark.parametrize("positional", ["learned", "sinusoidal"])
+def test_extend_reads_several_tokens_like_a_recompute(positional):
+    model = _model(seed=2, positional=positional)
+    idx = torch.randint(0, 11, (2, 12))
+    full = model(idx)
+    logits, cache = model.extend(idx[:, :5], None)  # from scratch
+    torch.testing.assert_close(logits, full[:, :5])
+    for a, b in [(5, 9), (9, 10), (10, 12)]:
+        logits, cache = model.extend(idx[:, a:b], cache)
+        torch.testing.assert_close(logits, full[:, a:b], atol=1e-5, rtol=1e-5)
+    assert cache.length == 12 and torch.equal(cache.tokens, idx)
+
+
+def test_crop_rolls_the_cache_back():
+    model = _model(seed=3)
+    idx = torch.randint(0, 11, (1, 10))
+    _, cache = model.extend(idx[:, :8], None)
+    kept = cache.crop(5)
+    assert kept.length == 5 and kept.keys[0].shape[2] == 5 and cache.length == 8  # the original is untouched
+    other = torch.randint(0, 11, (1, 4))
+    logits, _ = model.extend(other, kept)  # continue after position 5 with different tokens
+    torch.testing.assert_close(logits, model(torch.cat([idx[:, :5], other], dim=1))[:, 5:], atol=1e-5, rtol=1e-5)
+
+
+def test_extend_and_crop_reject_bad_input():
+    model = _model()
+    _, cache = model.extend(torch.zeros(2, 10, dtype=torch.long), None)
+    with pytest.raises(ValueError, match="context_len=12"):
+        model.extend(torch.zeros(2, 3, dtype=torch.long), cache)
+    with pytest.raises(ValueError, match="batch size 2"):
+        model.extend(torch.zeros(1, 1, dtype=torch.long), cache)
+    with pytest.raises(TypeError, match="KVCache"):
+        model.extend(torch.zeros(2, 1, dtype=torch.long), (cache.keys, cache.values))
+    with pytest.raises(ValueError, match="int64 tensor"):
+        model.extend(torch.zeros(2, 1), cache)
+    for length in (0, 11, 2.0):
+        with pytest.raises(ValueError, match=r"0 < length <= 10"):
+            cache.crop(length)

@@ -15,6 +15,7 @@ from arcourse.speculative import (
     speculative_generate,
     verify_draft,
 )
+from arcourse.models import GPT, GPTConfig
 from arcourse.stats import chi_square_test
 
 P_MIN = 1e-3  # a correct sampler fails a test at this level once in a thousand seeds
@@ -294,3 +295,33 @@ def test_bad_arguments_are_named():
         speculative_generate(target, Bigram(torch.zeros(4, 4)), [0], 5, k=2)
     with pytest.raises(ValueError, match="verify_draft needs"):
         verify_draft(torch.rand(1, 2, 3), torch.rand(1, 2, 3), torch.zeros(1, 2, dtype=torch.long))
+
+
+class CountingGPT(GPT):
+    """A GPT that counts the positions its verification passes read."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.extended, self.extend_calls = 0, 0
+
+    def extend(self, tokens, cache):
+        self.extended += tokens.shape[1]
+        self.extend_calls += 1
+        return super().extend(tokens, cache)
+
+
+@pytest.mark.parametrize("k", [1, 3, 6])
+def test_cached_verification_gives_the_same_tokens_as_full_passes(k, one_thread):
+    torch.manual_seed(0)
+    target = CountingGPT(GPTConfig.tiny(vocab_size=7, context_len=24, d_model=16)).eval()
+    draft = CachedBigram(torch.randn(7, 7))
+    for seed in range(4):  # 30 new tokens: past the context of 24, where the full pass takes over
+        cached, cached_stats = speculative_generate(target, draft, [0, 3], 30, k=k, generator=torch.Generator().manual_seed(seed))
+        full, full_stats = speculative_generate(target, draft, [0, 3], 30, k=k, generator=torch.Generator().manual_seed(seed),
+                                                use_cache=False)
+        assert torch.equal(cached, full) and cached_stats == full_stats
+    short, stats = speculative_generate(target, draft, [0], 20, k=k, generator=torch.Generator().manual_seed(9))
+    target.extended = target.extend_calls = 0
+    again, _ = speculative_generate(target, draft, [0], 20, k=k, generator=torch.Generator().manual_seed(9))
+    assert torch.equal(short, again) and target.extend_calls == stats.target_calls  # every round used the cache
+    assert target.extended == 1 + stats.drafted + stats.target_calls - 1  # prompt, drafts, each round's new token

@@ -218,6 +218,18 @@ class KVCache:
     def length(self) -> int:
         return self.tokens.shape[1]
 
+    def crop(self, length: int) -> "KVCache":
+        """The cache of the first `length` positions only: forget what came after (for
+        speculative decoding, which rolls back rejected draft tokens). Views, no copies.
+
+        Args:
+            length: 0 < length <= self.length.
+        """
+        if isinstance(length, bool) or not isinstance(length, int) or not 0 < length <= self.length:
+            raise ValueError(f"crop needs an int 0 < length <= {self.length}, got length={length!r}")
+        return KVCache(tuple(k[:, :, :length] for k in self.keys), tuple(v[:, :, :length] for v in self.values),
+                       self.tokens[:, :length])
+
 
 class GPT(nn.Module):
     """A decoder-only transformer language model.
@@ -354,6 +366,33 @@ class GPT(nn.Module):
         self._check_idx(prompt, "prompt")
         logits, cache = self._run(prompt[:, -self.context_len:], None)
         return logits[:, -1], cache
+
+    @torch.no_grad()
+    def extend(self, tokens: torch.Tensor, cache: KVCache | None) -> tuple[torch.Tensor, KVCache]:
+        """Read T new tokens after the cached ones in one pass: the logits at every new
+        position, as `forward` on the whole sequence gives them, for O(T (S + T)) work
+        instead of O((S + T)^2). Speculative decoding verifies its drafts this way.
+
+        Args:
+            tokens: (B, T) int64, T >= 1, the tokens after the cached positions.
+            cache: from `start`, `step` or `extend` (not modified), or None to start afresh.
+        Returns:
+            logits (B, T, V) and the cache of all S + T positions.
+        Raises:
+            ValueError if S + T > context_len: positions are absolute, so a window that
+            slides must be read afresh (`start` on its last context_len tokens).
+        """
+        self._check_idx(tokens, "tokens")
+        if cache is not None and not isinstance(cache, KVCache):
+            raise TypeError(f"cache must be a KVCache or None, got {type(cache).__name__}")
+        length = 0 if cache is None else cache.length
+        if cache is not None and tokens.shape[0] != cache.tokens.shape[0]:
+            raise ValueError(f"tokens must have the cache's batch size {cache.tokens.shape[0]}, got shape "
+                             f"{tuple(tokens.shape)}")
+        if length + tokens.shape[1] > self.context_len:
+            raise ValueError(f"extend: {length} cached + {tokens.shape[1]} new positions exceed "
+                             f"context_len={self.context_len}")
+        return self._run(tokens, cache)
 
     @torch.no_grad()
     def step(self, tokens: torch.Tensor, cache: KVCache) -> tuple[torch.Tensor, KVCache]:
