@@ -176,13 +176,13 @@ class ResidualLayer(nn.Module):
             queue: (B, C, (K - 1) * dilation) ring buffer of earlier inputs, updated in place.
             x: (B, C) the input at time t; condition_bias: (B, 2C, 1) or None.
         Returns:
-            (x + residual (B, C), skip (B, S)), the same as `forward` gives at time t.
+            (x + residual (B, C), the gated activation a (B, C)). The skip output is
+            `self.skip` applied to a; `WaveNet.step` applies all layers' skips in one product.
         """
         bias = None if condition_bias is None else condition_bias[:, :, 0]
         a = self._activation(self.conv.step(queue, x, t), bias)  # (B, C)
-        # the 1x1 convolutions on one time step are plain linear maps
-        return x + F.linear(a, self.residual.weight[:, :, 0], self.residual.bias), \
-            F.linear(a, self.skip.weight[:, :, 0], self.skip.bias)
+        # the 1x1 convolution on one time step is a plain linear map
+        return x + F.linear(a, self.residual.weight[:, :, 0], self.residual.bias), a
 
 
 class OutputHead(nn.Module):
@@ -196,6 +196,11 @@ class OutputHead(nn.Module):
     def forward(self, skips: torch.Tensor) -> torch.Tensor:  # (B, S, T) -> (B, T, Q)
         return self.out(F.relu(self.hidden(F.relu(skips)))).transpose(1, 2)
 
+    def step(self, skips: torch.Tensor) -> torch.Tensor:  # (B, S) -> (B, Q)
+        """`forward` at one time step, as linear maps (a 1x1 convolution on one step is one)."""
+        hidden = F.linear(F.relu(skips), self.hidden.weight[:, :, 0], self.hidden.bias)
+        return F.linear(F.relu(hidden), self.out.weight[:, :, 0], self.out.bias)
+
 
 @dataclass
 class WaveNetState:
@@ -205,6 +210,10 @@ class WaveNetState:
     queues: list[torch.Tensor]                       # layer i: (B, C, (K - 1) d_i); x_s in slot s % L_i
     condition_biases: list[torch.Tensor | None]      # layer i: (B, 2C, 1) shift of its gate, or None
     time: int                                        # how many samples have been fed in so far
+    # every layer's skip 1x1 convolution side by side, (S, layers * C), and their summed biases
+    # (S,): the sum of all skips is then one matrix product with the layers' activations
+    skip_weight: torch.Tensor
+    skip_bias: torch.Tensor
 
 
 class WaveNet(nn.Module):
@@ -294,7 +303,9 @@ class WaveNet(nn.Module):
             last = F.pad(h, (L, 0))[..., -L:]  # times T - L .. T - 1 (the zero padding before 0)
             queues.append(last.roll(T % L, dims=-1))  # time s goes to ring slot s % L
         biases = [layer.condition_bias(condition) for layer in self.layers]
-        return self.head(skips[..., -1:])[:, -1], WaveNetState(queues, biases, T)
+        skip_weight = torch.cat([layer.skip.weight[:, :, 0] for layer in self.layers], dim=1)  # (S, layers * C)
+        skip_bias = torch.stack([layer.skip.bias for layer in self.layers]).sum(dim=0)  # (S,)
+        return self.head(skips[..., -1:])[:, -1], WaveNetState(queues, biases, T, skip_weight, skip_bias)
 
     def step(self, tokens: torch.Tensor, state: WaveNetState) -> tuple[torch.Tensor, WaveNetState]:
         """Feed one new sample per row: O(layers) work, whatever the receptive field.
@@ -308,12 +319,14 @@ class WaveNet(nn.Module):
         if tokens.shape != (state.queues[0].shape[0],):
             raise ValueError(f"tokens must have shape (B,) = ({state.queues[0].shape[0]},), got {tuple(tokens.shape)}")
         h = self.embedding(tokens)  # (B, C)
-        skips = 0
+        activations = []
         for layer, queue, bias in zip(self.layers, state.queues, state.condition_biases):
-            h, skip = layer.step(queue, h, state.time, bias)  # (B, C), (B, S)
-            skips = skips + skip
+            h, a = layer.step(queue, h, state.time, bias)  # (B, C), (B, C)
+            activations.append(a)
+        # sum over layers of skip_i(a_i), as one product: (B, layers * C) @ (layers * C, S)
+        skips = F.linear(torch.cat(activations, dim=1), state.skip_weight, state.skip_bias)  # (B, S)
         state.time += 1
-        return self.head(skips[:, :, None])[:, -1], state
+        return self.head.step(skips), state
 
 
 def _prepare(model: WaveNet, prompt: torch.Tensor, n_samples: int) -> torch.Tensor:
