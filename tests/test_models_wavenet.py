@@ -116,6 +116,32 @@ def test_start_and_step_equal_the_full_forward(config):
     assert state.time == 30
 
 
+def test_step_follows_weights_changed_after_the_first_generation():
+    """`step` sums the skips with stacked weights it caches; training in between, loading
+    other weights or editing one in place must not leave it on stale ones."""
+    config = WaveNetConfig.tiny()
+    model = model_for(config)
+    x = torch.randint(config.n_classes, (2, 12))
+
+    def check():
+        full = model(x)
+        logits, state = model.start(x[:, :4])
+        for t in range(4, 12):
+            logits, state = model.step(x[:, t], state)
+            torch.testing.assert_close(logits, full[:, t])
+
+    check()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    nll(model(x)[:, :-1], x[:, 1:]).backward()
+    optimizer.step()  # updates every skip weight in place
+    check()
+    model.load_state_dict(model_for(config, seed=1).state_dict())
+    check()
+    with torch.no_grad():
+        model.layers[2].skip.bias.add_(1.0)
+    check()
+
+
 @pytest.mark.parametrize("config", CONFIGS, ids=str)
 def test_naive_and_fast_generation_draw_the_same_samples(config):
     model = model_for(config)

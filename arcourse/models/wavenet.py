@@ -210,10 +210,6 @@ class WaveNetState:
     queues: list[torch.Tensor]                       # layer i: (B, C, (K - 1) d_i); x_s in slot s % L_i
     condition_biases: list[torch.Tensor | None]      # layer i: (B, 2C, 1) shift of its gate, or None
     time: int                                        # how many samples have been fed in so far
-    # every layer's skip 1x1 convolution side by side, (S, layers * C), and their summed biases
-    # (S,): the sum of all skips is then one matrix product with the layers' activations
-    skip_weight: torch.Tensor
-    skip_bias: torch.Tensor
 
 
 class WaveNet(nn.Module):
@@ -233,10 +229,26 @@ class WaveNet(nn.Module):
         self.embedding = nn.Embedding(config.n_classes, config.residual_channels)  # = 1x1 conv of one-hots
         self.layers = nn.ModuleList(ResidualLayer(config, d) for d in config.dilations)
         self.head = OutputHead(config.skip_channels, config.n_classes)
+        self._skip_cache: tuple | None = None  # (weights' identity and versions, stacked weight, summed bias)
 
     @property
     def receptive_field(self) -> int:
         return self.config.receptive_field
+
+    def _stacked_skips(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every layer's skip 1x1 convolution side by side, (S, layers * C), and their summed
+        biases (S,): the sum of all skips at one time step is then one matrix product.
+
+        Rebuilt whenever a skip weight changes: an optimiser step or `load_state_dict` bumps
+        the tensors' version counters, `.to(device)` replaces them.
+        """
+        key = tuple((p.data_ptr(), p._version) for layer in self.layers for p in (layer.skip.weight, layer.skip.bias))
+        if self._skip_cache is None or self._skip_cache[0] != key:
+            with torch.no_grad():
+                weight = torch.cat([layer.skip.weight[:, :, 0] for layer in self.layers], dim=1)  # (S, layers * C)
+                bias = torch.stack([layer.skip.bias for layer in self.layers]).sum(dim=0)  # (S,)
+            self._skip_cache = (key, weight, bias)
+        return self._skip_cache[1], self._skip_cache[2]
 
     @property
     def context_len(self) -> int:
@@ -303,9 +315,7 @@ class WaveNet(nn.Module):
             last = F.pad(h, (L, 0))[..., -L:]  # times T - L .. T - 1 (the zero padding before 0)
             queues.append(last.roll(T % L, dims=-1))  # time s goes to ring slot s % L
         biases = [layer.condition_bias(condition) for layer in self.layers]
-        skip_weight = torch.cat([layer.skip.weight[:, :, 0] for layer in self.layers], dim=1)  # (S, layers * C)
-        skip_bias = torch.stack([layer.skip.bias for layer in self.layers]).sum(dim=0)  # (S,)
-        return self.head(skips[..., -1:])[:, -1], WaveNetState(queues, biases, T, skip_weight, skip_bias)
+        return self.head(skips[..., -1:])[:, -1], WaveNetState(queues, biases, T)
 
     def step(self, tokens: torch.Tensor, state: WaveNetState) -> tuple[torch.Tensor, WaveNetState]:
         """Feed one new sample per row: O(layers) work, whatever the receptive field.
@@ -323,8 +333,9 @@ class WaveNet(nn.Module):
         for layer, queue, bias in zip(self.layers, state.queues, state.condition_biases):
             h, a = layer.step(queue, h, state.time, bias)  # (B, C), (B, C)
             activations.append(a)
-        # sum over layers of skip_i(a_i), as one product: (B, layers * C) @ (layers * C, S)
-        skips = F.linear(torch.cat(activations, dim=1), state.skip_weight, state.skip_bias)  # (B, S)
+        # the sum over layers of skip_i(a_i) as one product, (B, layers * C) @ (layers * C, S):
+        # cheaper than one small product and one addition per layer
+        skips = F.linear(torch.cat(activations, dim=1), *self._stacked_skips())  # (B, S)
         state.time += 1
         return self.head.step(skips), state
 
