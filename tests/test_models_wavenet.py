@@ -142,6 +142,13 @@ def test_step_follows_weights_changed_after_the_first_generation():
     check()
 
 
+def test_step_before_start_says_so():
+    config = WaveNetConfig.tiny()
+    _, state = model_for(config).start(torch.zeros(1, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match="call start"):
+        model_for(config).step(torch.zeros(1, dtype=torch.long), state)
+
+
 @pytest.mark.parametrize("config", CONFIGS, ids=str)
 def test_naive_and_fast_generation_draw_the_same_samples(config):
     model = model_for(config)

@@ -239,8 +239,9 @@ class WaveNet(nn.Module):
         """Every layer's skip 1x1 convolution side by side, (S, layers * C), and their summed
         biases (S,): the sum of all skips at one time step is then one matrix product.
 
-        Rebuilt whenever a skip weight changes: an optimiser step or `load_state_dict` bumps
-        the tensors' version counters, `.to(device)` replaces them.
+        `start` calls it, so a generation uses the weights it started with (as its queues
+        do); it rebuilds them when a skip weight has changed since (an optimiser step or
+        `load_state_dict` bumps the tensors' version counters, `.to(device)` replaces them).
         """
         key = tuple((p.data_ptr(), p._version) for layer in self.layers for p in (layer.skip.weight, layer.skip.bias))
         if self._skip_cache is None or self._skip_cache[0] != key:
@@ -315,6 +316,7 @@ class WaveNet(nn.Module):
             last = F.pad(h, (L, 0))[..., -L:]  # times T - L .. T - 1 (the zero padding before 0)
             queues.append(last.roll(T % L, dims=-1))  # time s goes to ring slot s % L
         biases = [layer.condition_bias(condition) for layer in self.layers]
+        self._stacked_skips()  # cached for `step`
         return self.head(skips[..., -1:])[:, -1], WaveNetState(queues, biases, T)
 
     def step(self, tokens: torch.Tensor, state: WaveNetState) -> tuple[torch.Tensor, WaveNetState]:
@@ -335,7 +337,10 @@ class WaveNet(nn.Module):
             activations.append(a)
         # the sum over layers of skip_i(a_i) as one product, (B, layers * C) @ (layers * C, S):
         # cheaper than one small product and one addition per layer
-        skips = F.linear(torch.cat(activations, dim=1), *self._stacked_skips())  # (B, S)
+        if self._skip_cache is None:
+            raise ValueError("WaveNet.step continues a generation: call start(prompt) on this model first")
+        _, skip_weight, skip_bias = self._skip_cache  # made by `start`
+        skips = F.linear(torch.cat(activations, dim=1), skip_weight, skip_bias)  # (B, S)
         state.time += 1
         return self.head.step(skips), state
 
