@@ -56,17 +56,20 @@ class Clocks:
             self._count += int(count)
         return total, count
 
-    def timed_eval(self, batches):
-        """An eval_batches function for `train` that stops the clocks while it runs."""
+    def timed_eval(self, batches, after=None):
+        """An eval_batches function for `train` that stops the clocks while it runs; `after`
+        (given the loss just measured) runs inside the stopped time too."""
         def run():
             wall, cpu = self.now()
             w, c = time.perf_counter(), time.process_time()
             self._total = self._count = 0.0
             yield from batches
+            loss = self._total / self._count
+            self.curve.append((wall, cpu, loss))
+            extra = after(loss) if after is not None else ""
             self.paused_wall += time.perf_counter() - w
             self.paused_cpu += time.process_time() - c
-            self.curve.append((wall, cpu, self._total / self._count))
-            print(f"  eval {len(self.curve):2d}: wall {wall:7.1f} s  cpu {cpu:7.1f} s  loss {self.curve[-1][2]:.4f}",
+            print(f"  eval {len(self.curve):2d}: wall {wall:7.1f} s  cpu {cpu:7.1f} s  loss {loss:.4f}{extra}",
                   flush=True)
         return run
 
@@ -139,45 +142,86 @@ def generation_speed(new_tokens: int = 500, seed: int = 0) -> None:
     print(f"  KV cache speed-up: {times[False] / times[True]:.1f}x (same tokens: asserted)")
 
 
-def names_run(steps: int, batch_size: int, lr: float, dropout: float, n_layers: int, d_model: int,
-              protocol: str = "distinct", seed: int = 0) -> None:
-    """makemore's names.txt; test NLL of the last model.
+def names_split(path: Path, protocol: str, seed: int) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(all names, train, validation, test) of makemore's names.txt under one of two protocols.
 
-    protocol "distinct": the 29,494 distinct names of its 32,033 lines, split 80/10/10, so
-    no test name was seen in training. "makemore": makemore's own split, the lines as they
-    are (duplicates kept), 1,000 random ones for test (and here 1,000 more for validation):
-    a test name can then also occur in the training set, which lowers the test loss.
+    "distinct": the 29,494 distinct names of its 32,033 lines, split 80/10/10, so no test
+    name was seen in training. "makemore": makemore.py's own test set, reproduced exactly
+    (torch.manual_seed(3407), then torch.randperm over the lines as they are, duplicates
+    kept; the last 1,000 are the test set); validation is 1,000 more lines taken from
+    makemore's training part, so we train on 1,000 fewer lines than makemore does and select
+    weights on validation, where makemore keeps the weights with the best test loss. A test
+    name can then also occur in the training set, which lowers the test loss.
+    """
+    if protocol == "distinct":
+        names = load_names(path=path)
+        train_names, val_names, test_names = split_dataset(names, (0.8, 0.1, 0.1), seed=seed)
+        return names, train_names, val_names, test_names
+    names = [line.strip() for line in load_text(path).splitlines() if line.strip()]
+    generator = torch.Generator().manual_seed(3407)  # = makemore's torch.manual_seed(3407) before randperm
+    order = torch.randperm(len(names), generator=generator).tolist()
+    rest, test_names = [names[i] for i in order[:-1000]], [names[i] for i in order[-1000:]]
+    return names, rest[:-1000], rest[-1000:], test_names
+
+
+def names_run(steps: int, batch_size: int, lr: float, dropout: float, n_layers: int, d_model: int,
+              protocol: str = "distinct", ema_decay: float = 0.0, seed: int = 0) -> None:
+    """makemore's names.txt: test NLL of the weights with the best validation loss.
+
+    Every evaluation also scores an exponential moving average of the weights (when
+    `ema_decay` > 0); the best of all of them on validation is the model tested.
     """
     path = DATA / "names.txt"
     if not path.is_file():
         print(f"[names] skipped: {path} is absent")
         return
-    if protocol == "distinct":
-        names = load_names(path=path)
-        train_names, val_names, test_names = split_dataset(names, (0.8, 0.1, 0.1), seed=seed)
-    else:
-        names = load_text(path).split()
-        (shuffled,) = split_dataset(names, (1.0,), seed=seed)
-        test_names, val_names, train_names = shuffled[:1000], shuffled[1000:2000], shuffled[2000:]
+    names, train_names, val_names, test_names = names_split(path, protocol, seed)
     tok = CharTokenizer.from_texts(names)
     context_len = max(len(n) for n in names) + 1
     config = GPTConfig(vocab_size=tok.vocab_size, context_len=context_len, n_layers=n_layers, n_heads=4,
                        d_model=d_model, dropout=dropout)
     seed_everything(seed)
     model = GPT(config)
+    optimizer = adamw(model, lr, 0.1)
+    ema = None
+    if ema_decay:
+        ema = torch.optim.swa_utils.AveragedModel(
+            model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(ema_decay))
+        optimizer.register_step_post_hook(lambda *_: ema.update_parameters(model))
+    val = list(NameBatches(val_names, tok, 512, shuffle=False))
+    best = {"loss": float("inf")}
+    ema_curve: list[float] = []
+
+    def keep_best(loss: float) -> str:
+        """Snapshot the weights (live or averaged) that do best on validation so far."""
+        candidates = [("live", loss, model)]
+        if ema is not None:
+            ema_curve.append(evaluate(ema.module, val))
+            candidates.append(("ema", ema_curve[-1], ema.module))
+        for kind, value, source in candidates:
+            if value < best["loss"]:
+                best.update(loss=value, kind=kind, eval=len(clocks.curve),
+                            state={k: v.detach().clone() for k, v in source.state_dict().items()})
+        return f"  ema {ema_curve[-1]:.4f}" if ema is not None else ""
+
     clocks = Clocks()
     history = train(model, NameBatches(train_names, tok, batch_size, seed=seed), steps,
-                    optimizer=adamw(model, lr, 0.1), schedule="cosine", warmup_steps=200,
-                    eval_batches=clocks.timed_eval(list(NameBatches(val_names, tok, 512, shuffle=False))),
+                    optimizer=optimizer, schedule="cosine", warmup_steps=200,
+                    eval_batches=clocks.timed_eval(val, after=keep_best),
                     eval_every=max(1, steps // 10), loss_fn=clocks.loss_fn, description="names")
-    test = evaluate(model, NameBatches(test_names, tok, 512, shuffle=False))
-    wall, cpu, _ = clocks.curve[-1]
+    test_batches = list(NameBatches(test_names, tok, 512, shuffle=False))
+    last_test = evaluate(model, test_batches)
+    model.load_state_dict(best["state"])
+    test = evaluate(model, test_batches)
     print(f"\n[names, {protocol}] {len(names)} names ({len(train_names)}/{len(val_names)}/{len(test_names)}), "
           f"{model.num_parameters() / 1e6:.2f} M parameters, {steps} steps of {batch_size} names, lr {lr:g}, "
-          f"dropout {dropout:g}; load {os.getloadavg()[0]:.1f}")
-    for step, (w, c, _), loss in zip(history.eval_steps, clocks.curve, history.eval_loss):
-        print(f"  step {step + 1:5d}  wall {w:6.1f} s  cpu {c:6.1f} s  val {loss:.4f}")
-    print(f"  test NLL {test:.4f} nats/char (goal <= 1.90; makemore's transformer ~1.92)")
+          f"dropout {dropout:g}, EMA {ema_decay:g}; load {os.getloadavg()[0]:.1f}")
+    for i, (step, (w, c, _), loss) in enumerate(zip(history.eval_steps, clocks.curve, history.eval_loss)):
+        averaged = f"  ema {ema_curve[i]:.4f}" if ema is not None else ""
+        print(f"  step {step + 1:5d}  wall {w:6.1f} s  cpu {c:6.1f} s  val {loss:.4f}{averaged}")
+    chosen = f"{best['kind']} weights at step {history.eval_steps[best['eval'] - 1] + 1}"
+    print(f"  test NLL {test:.4f} nats/char with the best validation weights ({chosen}, val {best['loss']:.4f}); "
+          f"last live weights {last_test:.4f} (goal <= 1.90; makemore's transformer ~1.92)")
 
 
 def main() -> None:
@@ -192,7 +236,9 @@ def main() -> None:
     names.add_argument("--names-layers", type=int, default=4)
     names.add_argument("--names-width", type=int, default=96)
     names.add_argument("--names-protocol", choices=["distinct", "makemore"], default="distinct",
-                       help="distinct names split 80/10/10, or makemore's lines with 1,000 test names")
+                       help="distinct names split 80/10/10, or makemore's own split (its 1,000 test lines)")
+    names.add_argument("--names-ema", type=float, default=0.0,
+                       help="decay of an exponential moving average of the weights, also scored (0: none)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -209,7 +255,7 @@ def main() -> None:
         generation_speed()
     if args.part in ("all", "names"):
         names_run(args.names_steps, args.names_batch, args.names_lr, args.names_dropout, args.names_layers,
-                  args.names_width, args.names_protocol)
+                  args.names_width, args.names_protocol, args.names_ema)
 
 
 if __name__ == "__main__":
