@@ -166,7 +166,7 @@ def names_split(path: Path, protocol: str, seed: int) -> tuple[list[str], list[s
 
 
 def names_run(steps: int, batch_size: int, lr: float, dropout: float, n_layers: int, d_model: int,
-              protocol: str = "distinct", ema_decay: float = 0.0, seed: int = 0) -> None:
+              protocol: str = "makemore", ema_decay: float = 0.999, seed: int = 0) -> None:
     """makemore's names.txt: test NLL of the weights with the best validation loss.
 
     Every evaluation also scores an exponential moving average of the weights (when
