@@ -243,6 +243,8 @@ def main() -> None:
     names.add_argument("--names-seed", type=int, default=0,
                        help="seed of the weights and the batch order (and of the distinct split)")
     args = parser.parse_args()
+    if not 0 <= args.names_ema < 1:
+        parser.error(f"--names-ema must be in [0, 1), got {args.names_ema}")
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cpus, "
