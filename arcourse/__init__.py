@@ -13,33 +13,47 @@ Shape letters used in comments throughout the course:
 Device: library code never picks a device; it follows its inputs. Notebooks and scripts
 call `get_device()` once (cuda, then mps, then cpu; `ARCOURSE_DEVICE` overrides).
 """
+from arcourse.checkpoint import load_checkpoint, save_checkpoint
 from arcourse.device import get_device, make_generator, seed_everything
+from arcourse.data.audio import (
+    dequantize_signal,
+    mu_law_compress,
+    mu_law_decode,
+    mu_law_encode,
+    mu_law_expand,
+    quantize_signal,
+)
 from arcourse.metrics import (
     IGNORE_INDEX,
     bits_per_dim,
     bits_per_token,
+    chi_square_test,
     cross_entropy,
     entropy,
     kl_divergence,
+    log_likelihood,
     nll,
     perplexity,
 )
-from arcourse.mu_law import dequantize, mu_law_compress, mu_law_decode, mu_law_encode, mu_law_expand, quantize
-from arcourse.training import History, evaluate, train
+from arcourse.training import History, ScheduledSampling, evaluate, train
 
 __version__ = "0.1.0"
 
 __all__ = [
     "IGNORE_INDEX",
     "History",
+    "ScheduledSampling",
     "bits_per_dim",
     "bits_per_token",
+    "chi_square_test",
     "cross_entropy",
-    "dequantize",
+    "dequantize_signal",
     "entropy",
     "evaluate",
     "get_device",
     "kl_divergence",
+    "load_checkpoint",
+    "log_likelihood",
     "make_generator",
     "mu_law_compress",
     "mu_law_decode",
@@ -47,7 +61,8 @@ __all__ = [
     "mu_law_expand",
     "nll",
     "perplexity",
-    "quantize",
+    "quantize_signal",
+    "save_checkpoint",
     "seed_everything",
     "train",
 ]

@@ -12,6 +12,8 @@ import random
 import numpy as np
 import torch
 
+from arcourse._checks import check_int
+
 _ENV = "ARCOURSE_DEVICE"
 
 
@@ -44,8 +46,7 @@ def get_device(prefer: str | None = None) -> torch.device:
 
 def seed_everything(seed: int) -> None:
     """Seed Python's, NumPy's and PyTorch's global generators so a run repeats exactly."""
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got seed={seed!r}")
+    check_int("seed", seed, 0)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -54,8 +55,7 @@ def seed_everything(seed: int) -> None:
 def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
     """A fresh `torch.Generator` on `device` seeded with `seed`: re-running a cell that
     makes its own generator reproduces its samples, whatever ran before it."""
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got seed={seed!r}")
+    check_int("seed", seed, 0)
     gen = torch.Generator(device=device)
     gen.manual_seed(seed)
     return gen

@@ -27,7 +27,7 @@ TOY = ROOT / "tests" / "grading_toy"
 
 def _pick(exercise: str | None) -> tuple[Path, Path, Path | None]:
     """(solution, exercise stub, checks folder or None for the package's)."""
-    from arcourse.build import make_exercise
+    from arcourse.cli.build import make_exercise
 
     solutions = sorted((ROOT / "solutions").glob(f"{exercise or 'ex'}[0-9_]*.py")) if exercise != "ex99" else []
     if solutions:

@@ -51,7 +51,7 @@ import torch.nn.functional as F
 from arcourse import get_device, make_generator, nll, seed_everything, train
 from arcourse.data import MarkovChain, all_binary_strings, append_rule_bit
 from arcourse.models import LinearAR, forecast
-from arcourse.stats import chi_square_test
+from arcourse.metrics import chi_square_test
 
 device = get_device()
 if device.type == "cpu":

@@ -44,7 +44,7 @@ import torch
 from arcourse import evaluate, get_device, make_generator, nll, seed_everything, train
 from arcourse.data import CharTokenizer, NameBatches, load_names, pad_sequences, split_dataset, text_batches
 from arcourse.decoding import Temperature, generate
-from arcourse.evaluation import exposure_bias, text_log_prob
+from arcourse.metrics.evaluation import exposure_bias, text_log_prob
 from arcourse.models import BigramConfig, BigramLM, CharRNN, CharRNNConfig
 
 device = get_device()
@@ -190,7 +190,7 @@ assert targets[1, -1] == -100                        # padding never counts
 # The log-probability of a whole name is the sum of the teacher-forced log-probabilities
 # of its characters *and of the closing boundary*:
 # $\log p(\text{ava}) = \log p(a \mid .) + \log p(v \mid .a) + \log p(a \mid .av) + \log p(. \mid .ava)$.
-# `arcourse.evaluation.text_log_prob` computes it in one batched forward pass. We check it
+# `arcourse.metrics.evaluation.text_log_prob` computes it in one batched forward pass. We check it
 # against the generation path (`start`, then one `step` per character), which feeds the
 # characters one at a time and keeps only the recurrent state.
 
@@ -373,7 +373,7 @@ for tau in [0.5, 1.0, 1.5]:
 # conditions on *its own* earlier choices; one unusual character puts it in a state it never
 # trained in, and the next choices can drift further. The teacher-forced loss cannot see this.
 #
-# `arcourse.evaluation.exposure_bias` measures the drift without an oracle. It compares
+# `arcourse.metrics.evaluation.exposure_bias` measures the drift without an oracle. It compares
 # character trigrams with those of the training names: held-out real names contain some
 # trigrams never seen in training (real novelty), and samples from a *perfect* model would
 # contain them at the same rate. The excess rate in the model's samples (the **gap**) measures

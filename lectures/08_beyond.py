@@ -50,12 +50,12 @@ import arcourse
 from arcourse import evaluate, get_device, make_generator, nll, seed_everything, train
 from arcourse.data import CharTokenizer, GarchProcess, NameBatches, load_names, series_batches, split_dataset, text_batches
 from arcourse.decoding import generate
-from arcourse.evaluation import exposure_bias
+from arcourse.metrics.evaluation import exposure_bias
 from arcourse.models import (GPT, BigramConfig, BigramLM, CharRNN, CharRNNConfig, ContinuousAR, ContinuousARConfig,
                              GPTConfig, LinearAR, WaveNet, WaveNetConfig, forecast, gaussian_nll)
-from arcourse.scheduled_sampling import ScheduledSampling
-from arcourse.speculative import SpeculativeStats, acceptance_probability, residual_distribution, speculative_generate
-from arcourse.stats import chi_square_test
+from arcourse.training import ScheduledSampling
+from arcourse.decoding import SpeculativeStats, acceptance_probability, residual_distribution, speculative_generate
+from arcourse.metrics import chi_square_test
 from arcourse.training import default_loss
 
 FULL_RUN = os.environ.get("ARCOURSE_FULL_RUN") == "1"  # retrain sections 1-2 here, with larger GPTs (minutes)
@@ -369,12 +369,12 @@ plt.show()
 #
 # Lecture 03 measured exposure bias: a model trained only on true prefixes (teacher forcing)
 # generates from its own, and its samples contain character trigrams never seen in training
-# more often than real held-out names do (the **gap** of `arcourse.evaluation.exposure_bias`).
+# more often than real held-out names do (the **gap** of `arcourse.metrics.evaluation.exposure_bias`).
 # Scheduled sampling (Bengio et al., 2015) trains on some of the model's own choices: at each
 # step a coin with probability p decides whether the input is the true previous character or
 # one sampled from the model's own prediction; the target stays the true next character.
 # p rises from 0 (the samples of an untrained model are noise) over the first half of
-# training. `arcourse.scheduled_sampling.ScheduledSampling` is this loss for `train`; it
+# training. `arcourse.training.ScheduledSampling` is this loss for `train`; it
 # needs the step-by-step `CharRNN.unroll`. First the idea in a few lines, checked against it.
 
 # %%

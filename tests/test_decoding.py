@@ -198,10 +198,7 @@ def test_repetition_penalty_by_hand():
     (lambda: Temperature(-1.0), "temperature=-1.0"),
     (lambda: Temperature(float("nan")), "temperature=nan"),
     (lambda: Temperature(float("inf")), "temperature=inf"),
-    (lambda: Temperature("1"), "temperature='1'"),
     (lambda: TopK(0), "k=0"),
-    (lambda: TopK(2.5), "k=2.5"),
-    (lambda: TopK(True), "k=True"),
     (lambda: TopP(0), "p=0"),
     (lambda: TopP(1.5), "p=1.5"),
     (lambda: TopP(-0.1), "p=-0.1"),
@@ -212,6 +209,17 @@ def test_repetition_penalty_by_hand():
 ])
 def test_processors_reject_bad_arguments(make, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        make()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Temperature("1"), "temperature='1'"),
+    (lambda: TopK(2.5), "k=2.5"),
+    (lambda: TopK(True), "k=True"),
+    (lambda: TopP(None), "p=None"),
+])
+def test_processors_reject_wrong_types(make, message):
+    with pytest.raises(TypeError, match=message.replace("(", r"\(").replace(".", r"\.")):
         make()
 
 
@@ -227,8 +235,10 @@ def test_repetition_penalty_rejects_bad_history():
     proc = RepetitionPenalty(1.5)
     with pytest.raises(ValueError, match="history"):
         proc(torch.zeros(2, 3), torch.zeros(3, 1, dtype=torch.long))  # wrong batch size
-    with pytest.raises(ValueError, match="outside the vocabulary"):
+    with pytest.raises(ValueError, match=r"history must hold ids in \[0, 3\)"):
         proc(torch.zeros(1, 3), torch.tensor([[3]]))
+    with pytest.raises(TypeError, match="history must be an int64 tensor"):
+        proc(torch.zeros(1, 3), torch.tensor([[0.0]]))
 
 
 def test_apply_processors_in_order_with_history():
@@ -355,17 +365,18 @@ def test_generate_respects_context_len_and_training_mode():
     assert out.shape == (1, 8) and model.training
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(max_new_tokens=-1), "max_new_tokens"),
-    (dict(max_new_tokens=2.0), "max_new_tokens"),
-    (dict(eos_id=6), "eos_id"),
-    (dict(eos_id=-1), "eos_id"),
-    (dict(prompt=torch.zeros(1, 0, dtype=torch.long)), "prompt"),
-    (dict(prompt=torch.zeros(1, 2, 2, dtype=torch.long)), "prompt"),
+@pytest.mark.parametrize("kwargs, message, error", [
+    (dict(max_new_tokens=-1), "max_new_tokens", ValueError),
+    (dict(max_new_tokens=2.0), "max_new_tokens", TypeError),
+    (dict(eos_id=6), "eos_id", ValueError),
+    (dict(eos_id=-1), "eos_id", ValueError),
+    (dict(prompt=torch.zeros(1, 0, dtype=torch.long)), "prompt", ValueError),
+    (dict(prompt=torch.zeros(1, 2, 2, dtype=torch.long)), "prompt", ValueError),
+    (dict(prompt=torch.zeros(1, 2)), "prompt", TypeError),
 ])
-def test_generate_rejects_bad_arguments(lm, kwargs, message):
+def test_generate_rejects_bad_arguments(lm, kwargs, message, error):
     args = dict(prompt=torch.tensor([[0]]), max_new_tokens=3) | kwargs
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=message):
         generate(lm, args.pop("prompt"), args.pop("max_new_tokens"), **args)
     with pytest.raises(TypeError, match="callables"):
         generate(lm, [0], 3, processors=[None])
@@ -451,16 +462,16 @@ def test_length_penalty_changes_the_preferred_length():
     assert (long.length >= short.length).all() and (long.length > short.length).any()
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(beam_width=0), "beam_width"),
-    (dict(beam_width=1.5), "beam_width"),
-    (dict(max_new_tokens=0), "max_new_tokens"),
-    (dict(length_penalty=float("nan")), "length_penalty"),
-    (dict(eos_id=9), "eos_id"),
+@pytest.mark.parametrize("kwargs, message, error", [
+    (dict(beam_width=0), "beam_width", ValueError),
+    (dict(beam_width=1.5), "beam_width", TypeError),
+    (dict(max_new_tokens=0), "max_new_tokens", ValueError),
+    (dict(length_penalty=float("nan")), "length_penalty", ValueError),
+    (dict(eos_id=9), "eos_id", ValueError),
 ])
-def test_beam_search_rejects_bad_arguments(lm, kwargs, message):
+def test_beam_search_rejects_bad_arguments(lm, kwargs, message, error):
     args = dict(max_new_tokens=3) | kwargs
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=message):
         beam_search(lm, [0], args.pop("max_new_tokens"), **args)
 
 

@@ -2,7 +2,7 @@
 plausible mistake (attention without the 1/sqrt(D) scale, no shape checks) only part."""
 from pathlib import Path
 
-from arcourse.build import make_exercise
+from arcourse.cli.build import make_exercise
 from arcourse.grading import grade
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -2,7 +2,7 @@
 plausible mistakes (Hugging Face's tie-keeping top-k, a beam that never branches) only part."""
 from pathlib import Path
 
-from arcourse.build import make_exercise
+from arcourse.cli.build import make_exercise
 from arcourse.grading import grade
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from arcourse.build import BEGIN, END, make_exercise
+from arcourse.cli.build import BEGIN, END, make_exercise
 from arcourse.grading import format_report, grade
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ import zipfile
 import pytest
 
 from arcourse import cli
-from arcourse.build import make_exercise
+from arcourse.cli.build import make_exercise
 from arcourse.grading.gradescope import run_autograder
 from grading_toy import CHECKS, SOLUTION
 

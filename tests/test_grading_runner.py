@@ -9,7 +9,7 @@ import pytest
 from hypothesis import settings
 
 from arcourse import cli
-from arcourse.build import make_exercise, to_notebook_json
+from arcourse.cli.build import make_exercise, to_notebook_json
 from arcourse.grading import (GraderError, Limits, SubmissionError, format_report, grade, gradescope_results,
                               read_submission)
 from grading_toy import CHECKS, POINTS, SOLUTION, variant

@@ -6,7 +6,7 @@ import torch
 
 from arcourse import make_generator, nll, seed_everything, train
 from arcourse.decoding import Temperature, generate
-from arcourse.evaluation import sequence_log_prob
+from arcourse import log_likelihood
 from arcourse.models import CharRNN, CharRNNConfig
 
 CELLS = ["rnn", "lstm", "gru"]
@@ -115,17 +115,17 @@ def test_tiny_overfit(cell):
     history = train(model, lambda: batch, 300, lr=3e-2, progress=False)
     assert history.train_loss[-1] < 0.5 < 2.0 < history.train_loss[0]
     with torch.no_grad():
-        log_p = sequence_log_prob(model, *batch)
+        log_p = log_likelihood(model, *batch)
     # after the first token (which is ambiguous among the 4), each sequence is nearly certain
     assert torch.all(log_p > torch.log(torch.tensor(0.25)) - 0.5)
 
 
-def test_sequence_log_prob_is_summed_nll():
+def test_log_likelihood_is_summed_nll():
     model = small("gru")
     inputs = torch.randint(0, V, (3, 6))
     targets = torch.randint(0, V, (3, 6))
     targets[0, 4:] = -100
-    log_p = sequence_log_prob(model, inputs, targets)
+    log_p = log_likelihood(model, inputs, targets)
     want = torch.stack([-nll(model(inputs[b:b + 1, :n]), targets[b:b + 1, :n], reduction="sum")
                         for b, n in enumerate([4, 6, 6])])
     torch.testing.assert_close(log_p, want)
@@ -142,9 +142,13 @@ def test_config_presets_and_pickle():
     torch.testing.assert_close(clone(idx), model(idx))
 
 
+def test_config_validation_wrong_type():
+    with pytest.raises(TypeError, match="vocab_size"):
+        CharRNNConfig(vocab_size=10.0)
+
+
 @pytest.mark.parametrize("kwargs, match", [
     (dict(vocab_size=1), "vocab_size"),
-    (dict(vocab_size=10.0), "vocab_size"),
     (dict(vocab_size=10, cell="transformer"), "cell"),
     (dict(vocab_size=10, d_embed=0), "d_embed"),
     (dict(vocab_size=10, d_hidden=-3), "d_hidden"),
@@ -167,7 +171,7 @@ def test_bad_inputs():
         model(torch.zeros(2, 3))
     with pytest.raises(ValueError, match=r"\(B, T\)"):
         model(torch.tensor([1, 2]))
-    with pytest.raises(ValueError, match=r"tokens must have a non-empty shape \(B,\)"):
+    with pytest.raises(ValueError, match=r"tokens must have shape \(B,\)"):
         model.step(torch.tensor([[1]]), model.init_state(1))
     with pytest.raises(ValueError, match="batch_size"):
         model.init_state(0)

@@ -21,7 +21,7 @@ from arcourse.models import (
     gaussian_nll,
     student_t_nll,
 )
-from arcourse.stats import chi_square_test
+from arcourse.metrics import chi_square_test
 
 finite = st.floats(-50, 50, allow_nan=False)
 positive = st.floats(0.01, 20, allow_nan=False)

@@ -7,7 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from arcourse import make_generator, nll, train
+from arcourse import load_checkpoint, log_likelihood, make_generator, nll, save_checkpoint, train
+from arcourse.decoding import Temperature, TopK, complete_images, sample_images
 from arcourse.models import (
     GatedPixelCNN,
     GatedPixelCNNConfig,
@@ -15,18 +16,14 @@ from arcourse.models import (
     MaskedConv2d,
     PixelCNN,
     PixelCNNConfig,
-    complete_images,
-    load_pixelcnn,
-    log_likelihood,
     pixelcnn_mask,
-    sample_images,
 )
 
 
 def _input_gradient(model, shape, c, i, j, n=16, seed=0):
     """|d logits[:, c, i, j] / d x| summed over n random inputs: (C, H, W)."""
     gen = torch.Generator().manual_seed(seed)
-    x = (torch.rand(n, *shape, generator=gen) * (model.levels - 1)).requires_grad_(True)
+    x = (torch.rand(n, *shape, generator=gen) * (model.vocab_size - 1)).requires_grad_(True)
     model(x)[:, c, i, j].sum().backward()
     return x.grad.abs().sum(0)
 
@@ -45,10 +42,10 @@ def _all_images(shape, levels):
     return torch.tensor(list(itertools.product(range(levels), repeat=n))).view(-1, *shape)
 
 
-def _models(levels=2, data_channels=1):
+def _models(vocab_size=2, data_channels=1):
     torch.manual_seed(0)
-    return [PixelCNN(PixelCNNConfig.tiny(levels, data_channels)),
-            GatedPixelCNN(GatedPixelCNNConfig.tiny(levels, data_channels))]
+    return [PixelCNN(PixelCNNConfig.tiny(vocab_size=vocab_size, data_channels=data_channels)),
+            GatedPixelCNN(GatedPixelCNNConfig.tiny(vocab_size=vocab_size, data_channels=data_channels))]
 
 
 # --- masks ---------------------------------------------------------------------------
@@ -107,10 +104,10 @@ def test_output_never_depends_on_its_own_or_later_subpixels(kind, data_channels)
     torch.manual_seed(0)
     C = data_channels
     if kind == "pixelcnn":
-        model = PixelCNN(PixelCNNConfig(levels=4, data_channels=C, hidden_channels=8 * C, n_layers=2,
+        model = PixelCNN(PixelCNNConfig(vocab_size=4, data_channels=C, hidden_channels=8 * C, n_layers=2,
                                         first_kernel_size=3))
     else:
-        model = GatedPixelCNN(GatedPixelCNNConfig(levels=4, data_channels=C, hidden_channels=8 * C, n_layers=2))
+        model = GatedPixelCNN(GatedPixelCNNConfig(vocab_size=4, data_channels=C, hidden_channels=8 * C, n_layers=2))
     shape = (C, 5, 6)
     for c in range(C):
         for i, j in [(0, 0), (2, 3), (4, 5), (3, 0)]:
@@ -126,8 +123,8 @@ def test_output_never_depends_on_its_own_or_later_subpixels(kind, data_channels)
 def test_stacked_masked_convs_have_a_blind_spot_gated_has_none():
     torch.manual_seed(0)
     L, (H, W), (i, j) = 4, (11, 11), (6, 5)
-    plain = PixelCNN(PixelCNNConfig(levels=4, hidden_channels=16, n_layers=L - 1, first_kernel_size=3))
-    gated = GatedPixelCNN(GatedPixelCNNConfig(levels=4, hidden_channels=16, n_layers=L))
+    plain = PixelCNN(PixelCNNConfig(vocab_size=4, hidden_channels=16, n_layers=L - 1, first_kernel_size=3))
+    gated = GatedPixelCNN(GatedPixelCNNConfig(vocab_size=4, hidden_channels=16, n_layers=L))
     rows, cols = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")
     # what L stacked 3x3 layers could reach: L rows up, L columns either side, L to the left
     reach = ((rows < i) & (rows >= i - L) & ((cols - j).abs() <= L)) | ((rows == i) & (cols < j) & (cols >= j - L))
@@ -143,11 +140,11 @@ def test_stacked_masked_convs_have_a_blind_spot_gated_has_none():
 
 @pytest.mark.parametrize("data_channels", [1, 3])
 def test_logits_shape_contract(data_channels):
-    for model in _models(levels=5, data_channels=data_channels):
+    for model in _models(vocab_size=5, data_channels=data_channels):
         x = torch.randint(0, 5, (2, data_channels, 4, 7))
         assert model(x).shape == (2, data_channels, 4, 7, 5)
     torch.manual_seed(0)
-    conditional = GatedPixelCNN(GatedPixelCNNConfig.tiny(levels=5, n_classes=3))
+    conditional = GatedPixelCNN(GatedPixelCNNConfig.tiny(vocab_size=5, n_conditions=3))
     assert conditional(torch.randint(0, 5, (2, 1, 4, 7)), torch.tensor([0, 2])).shape == (2, 1, 4, 7, 5)
 
 
@@ -155,24 +152,24 @@ def test_probabilities_of_all_images_sum_to_one():
     everything = _all_images((1, 2, 2), 2)                  # the 16 binary 2x2 images
     torch.manual_seed(0)
     base = IndependentPixels.from_images(torch.randint(0, 2, (7, 1, 2, 2)), 2)
-    conditional = GatedPixelCNN(GatedPixelCNNConfig.tiny(n_classes=3))
+    conditional = GatedPixelCNN(GatedPixelCNNConfig.tiny(n_conditions=3))
     with torch.no_grad():
         for model in [*_models(), base]:
             total = log_likelihood(model, everything).double().exp().sum()
             torch.testing.assert_close(total, torch.tensor(1.0, dtype=torch.float64))
         for label in range(3):
             labels = torch.full((16,), label)
-            total = log_likelihood(conditional, everything, labels).double().exp().sum()
+            total = log_likelihood(conditional, everything, condition=labels).double().exp().sum()
             torch.testing.assert_close(total, torch.tensor(1.0, dtype=torch.float64))
         colour = _all_images((3, 1, 2), 2)                  # two RGB pixels, 64 images
-        for model in _models(levels=2, data_channels=3):
+        for model in _models(vocab_size=2, data_channels=3):
             total = log_likelihood(model, colour).double().exp().sum()
             torch.testing.assert_close(total, torch.tensor(1.0, dtype=torch.float64))
 
 
 def test_log_likelihood_is_minus_the_summed_nll():
     x = torch.randint(0, 5, (3, 1, 4, 4))
-    for model in _models(levels=5):
+    for model in _models(vocab_size=5):
         with torch.no_grad():
             ll = log_likelihood(model, x)
             assert ll.shape == (3,) and (ll < 0).all()
@@ -184,7 +181,7 @@ def test_independent_pixels_are_smoothed_frequencies():
     base = IndependentPixels.from_images(images, 3, smoothing=1.0)
     torch.testing.assert_close(base.log_probs.exp().view(3), torch.tensor([3, 2, 2]) / 7.0)
     assert base(torch.zeros(5, 1, 1, 1, dtype=torch.long)).shape == (5, 1, 1, 1, 3)
-    with pytest.raises(ValueError, match="smoothing must be >= 0"):
+    with pytest.raises(ValueError, match="smoothing must be a finite number >= 0"):
         IndependentPixels.from_images(images, 3, smoothing=-1)
     with pytest.raises(ValueError, match=r"x must be \(1, 1\) images"):
         base(torch.zeros(1, 1, 2, 2, dtype=torch.long))
@@ -192,16 +189,18 @@ def test_independent_pixels_are_smoothed_frequencies():
 
 def test_class_conditioning_changes_the_distribution():
     torch.manual_seed(0)
-    model = GatedPixelCNN(GatedPixelCNNConfig.tiny(levels=3, n_classes=4))
+    model = GatedPixelCNN(GatedPixelCNNConfig.tiny(vocab_size=3, n_conditions=4))
     x = torch.randint(0, 3, (2, 1, 3, 3))
     with torch.no_grad():
         assert not torch.allclose(model(x, torch.tensor([0, 0])), model(x, torch.tensor([1, 1])))
-    with pytest.raises(ValueError, match="class-conditional"):
+    with pytest.raises(ValueError, match="conditioned on n_conditions=4"):
         model(x)
-    with pytest.raises(ValueError, match=r"labels must lie in \[0, 4\)"):
+    with pytest.raises(ValueError, match=r"condition ids must lie in \[0, 4\)"):
         model(x, torch.tensor([0, 4]))
-    with pytest.raises(ValueError, match="labels must be 2 integer class ids"):
+    with pytest.raises(TypeError, match="condition must be an integer tensor"):
         model(x, torch.tensor([0.0, 1.0]))
+    with pytest.raises(ValueError, match=r"condition must have shape \(2,\)"):
+        model(x, torch.tensor([0, 1, 2]))
     with pytest.raises(ValueError, match="unconditional"):
         _models()[1](x.clamp(max=1), torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="unconditional"):
@@ -212,28 +211,11 @@ def test_tiny_model_overfits_four_images():
     """Four 4x4 binary images, equally likely: the best NLL is ln 4 per image."""
     torch.manual_seed(0)
     images = torch.randint(0, 2, (4, 1, 4, 4))
-    model = GatedPixelCNN(GatedPixelCNNConfig(levels=2, hidden_channels=16, n_layers=3))
+    model = GatedPixelCNN(GatedPixelCNNConfig(vocab_size=2, hidden_channels=16, n_layers=3))
     history = train(model, [(images, images)], 150, lr=1e-2, progress=False)
     per_image = -log_likelihood(model, images).detach()
     assert history.train_loss[0] > 0.5                    # near ln 2 = 0.69 nats per pixel at the start
     assert per_image.max() < 2.0                          # ln 4 = 1.39 at best, 16 ln 2 = 11.1 uniform
-
-
-def test_checkpoint_round_trip(tmp_path):
-    torch.manual_seed(0)
-    model = GatedPixelCNN(GatedPixelCNNConfig.tiny(levels=3, n_classes=2))
-    path = tmp_path / "tiny.pt"
-    torch.save({"kind": "GatedPixelCNN", "config": asdict(model.config), "state_dict": model.state_dict(),
-                "steps": 0}, path)
-    again, saved = load_pixelcnn(path)
-    assert saved["steps"] == 0 and not again.training
-    x, y = torch.randint(0, 3, (2, 1, 3, 3)), torch.tensor([0, 1])
-    torch.testing.assert_close(again(x, y), model(x, y))
-    torch.save({"kind": "GPT", "config": {}, "state_dict": {}}, tmp_path / "other.pt")
-    with pytest.raises(ValueError, match="kind='GPT'"):
-        load_pixelcnn(tmp_path / "other.pt")
-    with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        load_pixelcnn("no_such_checkpoint")
 
 
 def test_shipped_checkpoints_load_and_beat_the_baseline():
@@ -243,8 +225,9 @@ def test_shipped_checkpoints_load_and_beat_the_baseline():
     train_set, _, test_set = split_images(load_digits(), seed=0)
     base = evaluate(IndependentPixels.from_images(train_set.images, 17), ImageBatches(test_set, 512, shuffle=False))
     for name in ("pixelcnn_digits", "gated_pixelcnn_digits"):
-        model, saved = load_pixelcnn(name)
-        assert saved["split_seed"] == 0 and model.levels == 17
+        checkpoint = load_checkpoint(name)
+        model, saved = checkpoint.model, checkpoint.extras
+        assert saved["split_seed"] == 0 and model.vocab_size == 17
         with torch.no_grad():
             nats = evaluate(model, ImageBatches(test_set, 512, shuffle=False))
         assert abs(nats / math.log(2) - saved["test_bpd"]) < 1e-3
@@ -265,7 +248,8 @@ def test_samples_follow_the_model_joint_distribution():
         for temperature in (1.0, 0.5):
             logits = model(everything) / temperature
             exact = (-nll(logits, everything, reduction="none").sum((1, 2, 3))).exp()
-            draws = sample_images(model, 6000, (2, 2), temperature=temperature, generator=make_generator(1))
+            draws = sample_images(model, 6000, (2, 2), processors=[Temperature(temperature)],
+                                  generator=make_generator(1))
             index = (draws.view(-1, 4) * torch.tensor([8, 4, 2, 1])).sum(1)
             freq = torch.bincount(index, minlength=16).float() / len(draws)
             assert exact.max() > 0.2
@@ -273,7 +257,7 @@ def test_samples_follow_the_model_joint_distribution():
 
 
 def test_sampling_is_seeded_in_range_and_keeps_given_pixels():
-    for model in _models(levels=4, data_channels=3):
+    for model in _models(vocab_size=4, data_channels=3):
         a = sample_images(model, 3, (3, 4), generator=make_generator(5))
         b = sample_images(model, 3, (3, 4), generator=make_generator(5))
         assert a.shape == (3, 3, 3, 4) and a.dtype == torch.int64
@@ -281,26 +265,37 @@ def test_sampling_is_seeded_in_range_and_keeps_given_pixels():
         given = torch.randint(0, 4, (3, 3, 3, 4))
         known = torch.zeros(3, 4, dtype=torch.bool)
         known[:1] = True                                  # the top row is given
-        out = complete_images(model, given, known, generator=make_generator(0), temperature=0.7)
+        out = complete_images(model, given, known, generator=make_generator(0), processors=[Temperature(0.7)])
         assert torch.equal(out[:, :, :1], given[:, :, :1])
         assert not torch.equal(out, given)
         assert torch.equal(complete_images(model, given, torch.ones_like(given, dtype=torch.bool)), given)
 
 
-def test_conditional_sampling_needs_labels():
+def test_conditional_sampling_needs_a_condition():
     torch.manual_seed(0)
-    model = GatedPixelCNN(GatedPixelCNNConfig.tiny(n_classes=2))
-    out = sample_images(model, 2, (2, 2), labels=torch.tensor([0, 1]), generator=make_generator(0))
+    model = GatedPixelCNN(GatedPixelCNNConfig.tiny(n_conditions=2))
+    out = sample_images(model, 2, (2, 2), condition=torch.tensor([0, 1]), generator=make_generator(0))
     assert out.shape == (2, 1, 2, 2)
-    with pytest.raises(ValueError, match="pass labels"):
+    with pytest.raises(ValueError, match="pass condition"):
         sample_images(model, 2, (2, 2))
+
+
+def test_top_k_applies_to_images():
+    """Images take the same processors as text: top-1 sampling is the greedy image."""
+    torch.manual_seed(0)
+    model = _models(vocab_size=4)[1]
+    a = sample_images(model, 2, (3, 3), processors=[TopK(1)], generator=make_generator(1))
+    b = sample_images(model, 2, (3, 3), processors=[TopK(1)], generator=make_generator(2))
+    assert torch.equal(a, b)  # one choice per sub-pixel: the seed cannot matter
+    with torch.no_grad():
+        assert torch.equal(model(a).argmax(dim=-1), a)  # every sub-pixel is its conditional's argmax
 
 
 def test_sampling_rejects_bad_arguments():
     model = _models()[1]
-    with pytest.raises(ValueError, match=r"Temperature needs .*temperature > 0"):
-        sample_images(model, 1, (2, 2), temperature=0)
-    with pytest.raises(ValueError, match="n must be an int >= 1"):
+    with pytest.raises(TypeError, match="processors must be callables"):
+        sample_images(model, 1, (2, 2), processors=[0.5])
+    with pytest.raises(ValueError, match="n_images must be an int >= 1"):
         sample_images(model, 0, (2, 2))
     with pytest.raises(ValueError, match="size must be"):
         sample_images(model, 1, (2, 2, 2))
@@ -311,20 +306,20 @@ def test_sampling_rejects_bad_arguments():
         complete_images(model, images, torch.zeros(1, 1, 2, 2))
     with pytest.raises(ValueError, match="does not broadcast"):
         complete_images(model, images, torch.zeros(3, 3, dtype=torch.bool))
-    with pytest.raises(ValueError, match="integer tensor of shape"):
+    with pytest.raises(TypeError, match="integer tensor of levels"):
         complete_images(model, images.float(), torch.zeros(2, 2, dtype=torch.bool))
 
 
 # --- validation ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: PixelCNNConfig(levels=1), "levels must be an int >= 2"),
+    (lambda: PixelCNNConfig(vocab_size=1), "vocab_size must be an int >= 2"),
     (lambda: PixelCNNConfig(data_channels=3, hidden_channels=64), "multiple of data_channels=3"),
     (lambda: PixelCNNConfig(kernel_size=4), "kernel_size must be an odd int"),
     (lambda: PixelCNNConfig(first_kernel_size=0), "first_kernel_size must be an odd int"),
     (lambda: PixelCNNConfig(n_layers=0), "n_layers must be an int >= 1"),
     (lambda: GatedPixelCNNConfig(kernel_size=1), "kernel_size must be an odd int >= 3"),
-    (lambda: GatedPixelCNNConfig(n_classes=-1), "n_classes must be an int >= 0"),
+    (lambda: GatedPixelCNNConfig(n_conditions=-1), "n_conditions must be an int >= 0"),
     (lambda: GatedPixelCNNConfig(hidden_channels=0), "hidden_channels must be an int >= 1"),
 ])
 def test_config_validation(make, message):
@@ -337,7 +332,7 @@ def test_models_reject_bad_inputs():
         PixelCNN(GatedPixelCNNConfig.tiny())
     with pytest.raises(TypeError, match="GatedPixelCNNConfig"):
         GatedPixelCNN(PixelCNNConfig.tiny())
-    for model in _models(levels=3):
+    for model in _models(vocab_size=3):
         with pytest.raises(ValueError, match=r"x must have shape \(B, 1, H, W\)"):
             model(torch.zeros(1, 3, 2, 2, dtype=torch.long))
         with pytest.raises(ValueError, match=r"levels in \[0, 3\)"):
@@ -347,7 +342,7 @@ def test_models_reject_bad_inputs():
 
 
 def test_presets_are_valid_and_frozen():
-    config = GatedPixelCNNConfig.digits()
-    assert config.levels == 17 and PixelCNNConfig.digits(levels=4).levels == 4
+    config = GatedPixelCNNConfig.small()
+    assert config.vocab_size == 17 and PixelCNNConfig.small(vocab_size=4).vocab_size == 4
     with pytest.raises(Exception):
-        config.levels = 3
+        config.vocab_size = 3

@@ -11,8 +11,6 @@ from arcourse.models import (
     CausalConv1d,
     WaveNet,
     WaveNetConfig,
-    generate_fast,
-    generate_naive,
     input_gradient,
     receptive_field,
 )
@@ -48,11 +46,11 @@ def test_receptive_field_formula_by_hand():
 @pytest.mark.parametrize("config", CONFIGS, ids=str)
 def test_shapes_and_one_hot_input(config):
     model = model_for(config)
-    x = torch.randint(config.n_classes, (3, 20))
+    x = torch.randint(config.vocab_size, (3, 20))
     cond = condition_for(config, 3)
     logits = model(x, cond)
-    assert logits.shape == (3, 20, config.n_classes)
-    one_hot = F.one_hot(x, config.n_classes).double()
+    assert logits.shape == (3, 20, config.vocab_size)
+    one_hot = F.one_hot(x, config.vocab_size).double()
     torch.testing.assert_close(model(one_hot, cond), logits)
 
 
@@ -73,10 +71,10 @@ def test_gradient_is_nonzero_exactly_on_the_receptive_field(config, where):
 def test_future_inputs_do_not_change_earlier_outputs():
     config = WaveNetConfig.tiny(kernel_size=3)
     model = model_for(config)
-    x = torch.randint(config.n_classes, (2, 40))
+    x = torch.randint(config.vocab_size, (2, 40))
     t = 23
     y = x.clone()
-    y[:, t + 1:] = torch.randint(config.n_classes, (2, 40 - t - 1))
+    y[:, t + 1:] = torch.randint(config.vocab_size, (2, 40 - t - 1))
     before, after = model(x), model(y)
     torch.testing.assert_close(after[:, :t + 1], before[:, :t + 1], rtol=0, atol=0)
     assert not torch.allclose(after[:, t + 1:], before[:, t + 1:])
@@ -105,7 +103,7 @@ def test_causal_conv_formula_and_ring_buffer_step():
 @pytest.mark.parametrize("config", CONFIGS, ids=str)
 def test_start_and_step_equal_the_full_forward(config):
     model = model_for(config)
-    x = torch.randint(config.n_classes, (2, 30))
+    x = torch.randint(config.vocab_size, (2, 30))
     cond = condition_for(config, 2)
     full = model(x, cond)
     logits, state = model.start(x[:, :5], cond)
@@ -121,7 +119,7 @@ def test_step_follows_weights_changed_after_the_first_generation():
     other weights or editing one in place must not leave it on stale ones."""
     config = WaveNetConfig.tiny()
     model = model_for(config)
-    x = torch.randint(config.n_classes, (2, 12))
+    x = torch.randint(config.vocab_size, (2, 12))
 
     def check():
         full = model(x)
@@ -142,21 +140,26 @@ def test_step_follows_weights_changed_after_the_first_generation():
     check()
 
 
-def test_step_before_start_says_so():
+def test_step_returns_a_new_state_and_keeps_nothing_on_the_module():
     config = WaveNetConfig.tiny()
-    _, state = model_for(config).start(torch.zeros(1, 3, dtype=torch.long))
-    with pytest.raises(ValueError, match="call start"):
-        model_for(config).step(torch.zeros(1, dtype=torch.long), state)
+    model = model_for(config)
+    before = set(vars(model))
+    _, state = model.start(torch.zeros(1, 3, dtype=torch.long))
+    _, after = model.step(torch.zeros(1, dtype=torch.long), state)
+    assert set(vars(model)) == before  # no hidden cache set by start
+    assert after is not state and (state.time, after.time) == (3, 4)
+    with pytest.raises(TypeError, match="WaveNetState"):
+        model.step(torch.zeros(1, dtype=torch.long), None)
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=str)
 def test_naive_and_fast_generation_draw_the_same_samples(config):
     model = model_for(config)
-    prompt = torch.randint(config.n_classes, (3, 4))
+    prompt = torch.randint(config.vocab_size, (3, 4))
     cond = condition_for(config, 3)
     n = 2 * config.receptive_field + 5  # well past the point where the naive window is cropped
-    naive = generate_naive(model, prompt, n, condition=cond, generator=make_generator(7))
-    fast = generate_fast(model, prompt, n, condition=cond, generator=make_generator(7))
+    naive = generate(model, prompt, n, condition=cond, generator=make_generator(7), use_cache=False)
+    fast = generate(model, prompt, n, condition=cond, generator=make_generator(7))
     assert naive.shape == (3, 4 + n)
     assert torch.equal(naive[:, :4], prompt)
     assert torch.equal(naive, fast)
@@ -164,20 +167,12 @@ def test_naive_and_fast_generation_draw_the_same_samples(config):
 def test_generators_apply_processors():
     model = model_for(WaveNetConfig.tiny())
     prompt = torch.randint(16, (2, 3))
-    greedy = [generate_fast(model, prompt, 30, generator=make_generator(seed), processors=[TopK(1)]) for seed in (1, 2)]
+    greedy = [generate(model, prompt, 30, generator=make_generator(seed), processors=[TopK(1)]) for seed in (1, 2)]
     assert torch.equal(greedy[0], greedy[1])  # top-1 leaves no choice: the seed cannot matter
     logits = model(greedy[0][:, :-1])[:, 2:]  # the predictions for samples 3, 4, ...
     assert torch.equal(logits.argmax(dim=-1), greedy[0][:, 3:])
-    assert torch.equal(generate_naive(model, prompt, 30, generator=make_generator(1), processors=[TopK(1)]), greedy[0])
-
-
-def test_works_with_decoding_generate_both_ways():
-    model = model_for(WaveNetConfig.tiny())
-    prompt = torch.randint(16, (2, 3))
-    cached = generate(model, prompt, 40, generator=make_generator(3), use_cache=True)
-    recomputed = generate(model, prompt, 40, generator=make_generator(3), use_cache=False)
-    ours = generate_fast(model, prompt, 40, generator=make_generator(3))
-    assert torch.equal(cached, recomputed) and torch.equal(cached, ours)
+    naive = generate(model, prompt, 30, generator=make_generator(1), processors=[TopK(1)], use_cache=False)
+    assert torch.equal(naive, greedy[0])
 
 
 def test_conditioning_changes_the_prediction():
@@ -202,11 +197,17 @@ def test_tiny_overfit():
 
 
 @pytest.mark.parametrize("field, value", [
-    ("n_classes", 1), ("residual_channels", 0), ("skip_channels", 0), ("kernel_size", 1),
-    ("layers_per_stack", 0), ("n_stacks", 0), ("n_conditions", -1), ("n_stacks", 2.0), ("kernel_size", True),
+    ("vocab_size", 1), ("residual_channels", 0), ("skip_channels", 0), ("kernel_size", 1),
+    ("layers_per_stack", 0), ("n_stacks", 0), ("n_conditions", -1),
 ])
 def test_config_validation(field, value):
     with pytest.raises(ValueError, match=field):
+        WaveNetConfig(**{field: value})
+
+
+@pytest.mark.parametrize("field, value", [("n_stacks", 2.0), ("kernel_size", True)])
+def test_config_types(field, value):
+    with pytest.raises(TypeError, match=field):
         WaveNetConfig(**{field: value})
 
 
@@ -225,16 +226,16 @@ def test_bad_inputs():
         model(torch.zeros(1, 4, 8))
     with pytest.raises(ValueError, match="n_conditions=0"):
         model(torch.zeros(1, 4, dtype=torch.long), torch.tensor([0]))
-    with pytest.raises(ValueError, match="n_samples"):
-        generate_fast(model, torch.zeros(1, 1, dtype=torch.long), -1)
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        generate(model, torch.zeros(1, 1, dtype=torch.long), -1)
     with pytest.raises(ValueError, match="prompt"):
-        generate_naive(model, torch.zeros(1, 0, dtype=torch.long), 3)
+        generate(model, torch.zeros(1, 0, dtype=torch.long), 3, use_cache=False)
     with pytest.raises(ValueError, match="receptive|kernel_size"):
         receptive_field(0, [1])
-    with pytest.raises(ValueError, match="dilations"):
+    with pytest.raises(ValueError, match="dilation"):
         receptive_field(2, [1, 0])
     with pytest.raises(TypeError, match="WaveNetConfig"):
-        WaveNet({"n_classes": 4})
+        WaveNet({"vocab_size": 4})
     conditioned = model_for(WaveNetConfig.tiny(n_conditions=2))
     with pytest.raises(ValueError, match="conditioned on n_conditions=2"):
         conditioned(torch.zeros(1, 4, dtype=torch.long))

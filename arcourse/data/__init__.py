@@ -1,7 +1,7 @@
 """Data sets that work offline: generators with known answers, and data shipped in packages.
 
 Nothing here downloads: text comes from the `names` package (US census name lists) or from
-a path you give, audio from a synthesiser or a WAV file you give; synthetic sources come with their exact entropy so a model's loss can be
+a path you give, audio from a synthesiser or a WAV file you give (with µ-law, in `audio`); synthetic sources come with their exact entropy so a model's loss can be
 compared with the best achievable.
 The one exception is optional and never used by tests or notebooks: `fetch` and
 `load_tiny_shakespeare` download a public corpus once and verify its SHA-256.
@@ -14,16 +14,22 @@ from arcourse.data.images import (
     ImageData,
     load_digits,
     load_image_array,
-    quantize,
+    quantize_intensities,
     split_images,
 )
 from arcourse.data.audio import (
     INSTRUMENTS,
     SAMPLE_RATE,
     audio_batches,
+    dequantize_signal,
     load_wav,
     melody,
     midi_to_frequency,
+    mu_law_compress,
+    mu_law_decode,
+    mu_law_encode,
+    mu_law_expand,
+    quantize_signal,
     resample,
     save_wav,
     synthetic_music,
@@ -48,9 +54,15 @@ __all__ = [
     "INSTRUMENTS",
     "SAMPLE_RATE",
     "audio_batches",
+    "dequantize_signal",
     "load_wav",
     "melody",
     "midi_to_frequency",
+    "mu_law_compress",
+    "mu_law_decode",
+    "mu_law_encode",
+    "mu_law_expand",
+    "quantize_signal",
     "resample",
     "save_wav",
     "synthetic_music",
@@ -72,7 +84,7 @@ __all__ = [
     "pad_sequences",
     "SeriesSample",
     "series_batches",
-    "quantize",
+    "quantize_intensities",
     "split_images",
     "split_dataset",
     "text_batches",

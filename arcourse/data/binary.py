@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import torch
 
+from arcourse._checks import check_int
+
 MAX_ENUMERATED_BITS = 24  # 2**24 strings of 24 bits: 400 MB as int64, the most we allow
 
 
@@ -23,8 +25,7 @@ def all_binary_strings(n_bits: int, device: torch.device | str = "cpu") -> torch
     Returns:
         (2**n_bits, n_bits) int64 tensor of 0/1, most significant bit first.
     """
-    if isinstance(n_bits, bool) or not isinstance(n_bits, int) or not 1 <= n_bits <= MAX_ENUMERATED_BITS:
-        raise ValueError(f"n_bits must be an int in [1, {MAX_ENUMERATED_BITS}], got n_bits={n_bits!r}")
+    check_int("n_bits", n_bits, 1, MAX_ENUMERATED_BITS)
     k = torch.arange(2**n_bits, device=device)[:, None]                        # (2**n, 1)
     shifts = torch.arange(n_bits - 1, -1, -1, device=device)                    # (n,)
     return (k >> shifts) & 1                                                    # (2**n, n)

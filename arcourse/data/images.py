@@ -15,6 +15,8 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
+from arcourse._checks import check_int
+
 from arcourse.data.text import split_dataset
 
 DIGITS_MAX_VALUE = 16  # scikit-learn's digits hold grey levels 0..16
@@ -37,8 +39,7 @@ class ImageData:
     def __post_init__(self):
         if not isinstance(self.images, torch.Tensor) or self.images.ndim != 4 or self.images.dtype != torch.int64:
             raise TypeError("images must be an int64 tensor of shape (N, C, H, W)")
-        if isinstance(self.levels, bool) or not isinstance(self.levels, int) or self.levels < 2:
-            raise ValueError(f"levels must be an int >= 2, got levels={self.levels!r}")
+        check_int("levels", self.levels, 2)
         if len(self.images) and (self.images.min() < 0 or self.images.max() >= self.levels):
             raise ValueError(f"images must hold levels in [0, {self.levels}), found "
                              f"[{int(self.images.min())}, {int(self.images.max())}]")
@@ -60,7 +61,7 @@ class ImageData:
         return ImageData(self.images[index], labels, self.levels)
 
 
-def quantize(values: np.ndarray | torch.Tensor, max_value: int, levels: int) -> torch.Tensor:
+def quantize_intensities(values: np.ndarray | torch.Tensor, max_value: int, levels: int) -> torch.Tensor:
     """Map integer intensities 0..max_value onto `levels` equally wide bins 0..levels-1.
 
     Bin of v: floor(v * levels / (max_value + 1)); with levels = max_value + 1 nothing changes.
@@ -68,10 +69,8 @@ def quantize(values: np.ndarray | torch.Tensor, max_value: int, levels: int) -> 
     Returns:
         int64 tensor of the same shape.
     """
-    if isinstance(max_value, bool) or not isinstance(max_value, (int, np.integer)) or max_value < 1:
-        raise ValueError(f"max_value must be an int >= 1, got max_value={max_value!r}")
-    if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or not 2 <= levels <= max_value + 1:
-        raise ValueError(f"levels must be an int in [2, {max_value + 1}] (max_value + 1), got levels={levels!r}")
+    check_int("max_value", max_value, 1)
+    check_int("levels", levels, 2, int(max_value) + 1)
     values = torch.as_tensor(np.asarray(values)).long()
     if values.numel() and (values.min() < 0 or values.max() > max_value):
         raise ValueError(f"values must lie in [0, {max_value}], found [{int(values.min())}, {int(values.max())}]")
@@ -91,7 +90,7 @@ def load_digits(levels: int = DIGITS_MAX_VALUE + 1) -> ImageData:
     from sklearn.datasets import load_digits as _sklearn_digits  # imported here: only digits need it
 
     digits = _sklearn_digits()
-    images = quantize(digits.images.astype(np.int64), DIGITS_MAX_VALUE, levels)[:, None]  # (N, 1, 8, 8)
+    images = quantize_intensities(digits.images.astype(np.int64), DIGITS_MAX_VALUE, levels)[:, None]  # (N, 1, 8, 8)
     return ImageData(images, torch.as_tensor(digits.target, dtype=torch.long), int(levels))
 
 
@@ -144,7 +143,7 @@ def load_image_array(path: str | Path, *, levels: int = 256, max_value: int = 25
         raise ValueError(f"the images must have shape (N, H, W) or (N, H, W, C), got {array.shape}")
     if min(array.shape) < 1:
         raise ValueError(f"the image array is empty, shape {array.shape}")
-    images = quantize(np.ascontiguousarray(array).astype(np.int64), max_value, levels)
+    images = quantize_intensities(np.ascontiguousarray(array).astype(np.int64), max_value, levels)
     if labels is not None:
         if labels.dtype.kind not in "iu" or labels.shape != (len(images),):
             raise ValueError(f"labels must be {len(images)} integers, got dtype {labels.dtype} shape {labels.shape}")
@@ -173,8 +172,7 @@ class ImageBatches:
 
     def __init__(self, data: ImageData, batch_size: int, *, shuffle: bool = True, seed: int = 0,
                  with_labels: bool = False):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be an int >= 1, got batch_size={batch_size!r}")
+        check_int("batch_size", batch_size, 1)
         if len(data) == 0:
             raise ValueError("data holds no images")
         if with_labels and data.labels is None:

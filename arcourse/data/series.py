@@ -17,6 +17,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 import torch
 
+from arcourse._checks import check_int, check_number
+
 from arcourse.data.text import text_batches
 
 
@@ -52,8 +54,7 @@ class GarchProcess:
     def __post_init__(self):
         for name in ("omega", "alpha", "beta", "df", "mean"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"GarchProcess needs a finite number for {name}, got {name}={value!r}")
+            check_number(name, value, who="GarchProcess")
         if not self.omega > 0:
             raise ValueError(f"GarchProcess needs omega > 0, got omega={self.omega}")
         if self.alpha < 0 or self.beta < 0:
@@ -76,10 +77,8 @@ class GarchProcess:
         Returns:
             SeriesSample(values (T,), volatility (T,)), T = length.
         """
-        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-            raise ValueError(f"length must be an int >= 1, got length={length!r}")
-        if isinstance(burn_in, bool) or not isinstance(burn_in, int) or burn_in < 0:
-            raise ValueError(f"burn_in must be an int >= 0, got burn_in={burn_in!r}")
+        check_int("length", length, 1)
+        check_int("burn_in", burn_in, 0)
         rng = np.random.default_rng(seed)
         total = length + burn_in
         eps = rng.standard_t(self.df, size=total) * math.sqrt((self.df - 2) / self.df)  # unit variance

@@ -2,7 +2,8 @@
 
 Each model's `forward` returns logits with the category axis last, so `arcourse.nll` and
 `arcourse.train` serve all of them; sequence models also speak the `generate` protocol of
-`arcourse.decoding` (`start`/`step` for fast incremental generation). Models of real-valued
+`arcourse.decoding` (`start`/`step` for fast incremental generation). Model files hold no
+sampling, training or checkpoint code, and never import `arcourse.decoding`. Models of real-valued
 series (`continuous.py`) return a per-step predictive distribution instead, with `.nll(targets)`.
 """
 from arcourse.models.bigram import BigramConfig, BigramLM
@@ -27,19 +28,13 @@ from arcourse.models.pixelcnn import (
     MaskedConv2d,
     PixelCNN,
     PixelCNNConfig,
-    complete_images,
-    load_pixelcnn,
-    log_likelihood,
     pixelcnn_mask,
-    sample_images,
 )
 from arcourse.models.wavenet import (
     CausalConv1d,
     WaveNet,
     WaveNetConfig,
     WaveNetState,
-    generate_fast,
-    generate_naive,
     input_gradient,
     receptive_field,
 )
@@ -69,17 +64,11 @@ __all__: list[str] = [
     "MaskedConv2d",
     "PixelCNN",
     "PixelCNNConfig",
-    "complete_images",
-    "load_pixelcnn",
-    "log_likelihood",
     "pixelcnn_mask",
-    "sample_images",
     "CausalConv1d",
     "WaveNet",
     "WaveNetConfig",
     "WaveNetState",
-    "generate_fast",
-    "generate_naive",
     "input_gradient",
     "receptive_field",
 ]

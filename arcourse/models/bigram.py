@@ -17,6 +17,7 @@ from typing import Iterable
 import torch
 from torch import nn
 
+from arcourse._checks import check_ids, check_int, check_number
 from arcourse.metrics import IGNORE_INDEX
 
 
@@ -32,10 +33,8 @@ class BigramConfig:
     alpha: float = 1.0
 
     def __post_init__(self):
-        if isinstance(self.vocab_size, bool) or not isinstance(self.vocab_size, int) or self.vocab_size < 2:
-            raise ValueError(f"BigramConfig needs an integer vocab_size >= 2, got vocab_size={self.vocab_size!r}")
-        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or not self.alpha >= 0:
-            raise ValueError(f"BigramConfig needs alpha >= 0, got alpha={self.alpha!r}")
+        check_int("vocab_size", self.vocab_size, 2, who="BigramConfig")
+        check_number("alpha", self.alpha, 0, who="BigramConfig")
 
     @classmethod
     def laplace(cls, vocab_size: int) -> "BigramConfig":
@@ -82,10 +81,7 @@ class BigramLM(nn.Module):
         return self
 
     def _check_ids(self, idx: torch.Tensor, what: str) -> None:
-        if not isinstance(idx, torch.Tensor) or idx.dtype != torch.long:
-            raise TypeError(f"{what} must be an int64 tensor of token ids")
-        if idx.numel() and (idx.min() < 0 or idx.max() >= self.config.vocab_size):
-            raise ValueError(f"{what} must hold ids in [0, {self.config.vocab_size})")
+        check_ids(what, idx, self.config.vocab_size)
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         """Args: idx (B, T) int64. Returns: (B, T, V) logits (log-probabilities after `fit`)."""

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from arcourse._checks import check_ids, check_int, check_number
+
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 _CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -44,16 +46,12 @@ class CharRNNConfig:
     dropout: float = 0.0
 
     def __post_init__(self):
-        for name in ("vocab_size", "d_embed", "d_hidden", "n_layers"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"CharRNNConfig needs an integer {name} >= 1, got {name}={value!r}")
-        if self.vocab_size < 2:
-            raise ValueError(f"CharRNNConfig needs vocab_size >= 2, got vocab_size={self.vocab_size}")
+        check_int("vocab_size", self.vocab_size, 2, who="CharRNNConfig")
+        for name in ("d_embed", "d_hidden", "n_layers"):
+            check_int(name, getattr(self, name), 1, who="CharRNNConfig")
         if self.cell not in _CELLS:
             raise ValueError(f"CharRNNConfig needs cell in {sorted(_CELLS)}, got cell={self.cell!r}")
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
-            raise ValueError(f"CharRNNConfig needs 0 <= dropout < 1, got dropout={self.dropout!r}")
+        check_number("dropout", self.dropout, 0, 1, high_open=True, who="CharRNNConfig")
 
     @classmethod
     def tiny(cls, vocab_size: int, cell: str = "lstm") -> "CharRNNConfig":
@@ -108,22 +106,16 @@ class CharRNN(nn.Module):
     def init_state(self, batch_size: int, device: torch.device | str | None = None) -> State:
         """The all-zero state for `batch_size` sequences: (n_layers, B, d_hidden), a pair
         (h, c) for the LSTM. `device` defaults to the model's."""
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"init_state needs an integer batch_size >= 1, got batch_size={batch_size!r}")
+        check_int("batch_size", batch_size, 1, who="init_state")
         weight = self.head.weight
         h = torch.zeros(self.config.n_layers, batch_size, self.config.d_hidden,
                         device=device if device is not None else weight.device, dtype=weight.dtype)
         return (h, h.clone()) if self.config.cell == "lstm" else h
 
     def _check_ids(self, idx: torch.Tensor, ndim: int, what: str) -> None:
-        if not isinstance(idx, torch.Tensor) or idx.dtype != torch.long:
-            raise TypeError(f"{what} must be an int64 tensor of token ids, got {getattr(idx, 'dtype', type(idx).__name__)}")
-        if idx.ndim != ndim or idx.numel() == 0:
-            shape = "(B, T)" if ndim == 2 else "(B,)"
-            raise ValueError(f"{what} must have a non-empty shape {shape}, got {tuple(idx.shape)}")
-        if idx.min() < 0 or idx.max() >= self.config.vocab_size:
-            raise ValueError(f"{what} must hold ids in [0, {self.config.vocab_size}), "
-                             f"got values from {int(idx.min())} to {int(idx.max())}")
+        check_ids(what, idx, self.config.vocab_size, ndim=ndim)
+        if idx.numel() == 0:
+            raise ValueError(f"{what} must be non-empty, got shape {tuple(idx.shape)}")
 
     def unroll(self, idx: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """Read `idx` from `state` and return the logits and the state after it, with

@@ -25,6 +25,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from arcourse._checks import check_int, eval_mode
+
 _LOG_2PI = math.log(2 * math.pi)
 _QUADRATURE_NODES = 32  # Gauss-Legendre; the Student-t CDF integrand is smooth: error < 1e-10
 _BISECTION_STEPS = 48  # pi/2 / 2^48: quantiles to ~1e-13 radians
@@ -218,11 +220,8 @@ class ContinuousARConfig:
 
     def __post_init__(self):
         for name in ("context_len", "d_hidden"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"ContinuousARConfig needs an int {name} >= 1, got {name}={value!r}")
-        if isinstance(self.n_layers, bool) or not isinstance(self.n_layers, int) or self.n_layers < 0:
-            raise ValueError(f"ContinuousARConfig needs an int n_layers >= 0, got n_layers={self.n_layers!r}")
+            check_int(name, getattr(self, name), 1, who="ContinuousARConfig")
+        check_int("n_layers", self.n_layers, 0, who="ContinuousARConfig")
         if self.head not in _HEADS:
             raise ValueError(f"ContinuousARConfig needs head in {sorted(_HEADS)}, got head={self.head!r}")
         if not self.min_scale > 0:
@@ -333,8 +332,7 @@ class LinearAR(nn.Module):
     def fit(cls, series: torch.Tensor, order: int) -> "LinearAR":
         """Least squares on (x_{t-p+1..t}, x_{t+1}) pairs of a 1-D series; the noise scale is
         the maximum-likelihood one, sqrt(mean squared residual)."""
-        if isinstance(order, bool) or not isinstance(order, int) or order < 1:
-            raise ValueError(f"order must be an int >= 1, got order={order!r}")
+        check_int("order", order, 1)
         series = torch.as_tensor(series)
         if series.ndim != 1 or len(series) < 2 * order + 2:
             raise ValueError(f"series must be 1-D with at least 2 * order + 2 = {2 * order + 2} values, "
@@ -375,15 +373,12 @@ def forecast(model: nn.Module, history: torch.Tensor, horizon: int, n_paths: int
     if history.ndim != 1 or len(history) < 1:
         raise ValueError(f"history must be a non-empty 1-D tensor, got shape {tuple(history.shape)}")
     for name, value in (("horizon", horizon), ("n_paths", n_paths)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"forecast needs an int {name} >= 1, got {name}={value!r}")
-    was_training = model.training
-    model.eval()
+        check_int(name, value, 1, who="forecast")
     window = history[-model.context_len:].expand(n_paths, -1)  # (n_paths, <= p)
     paths = []
-    for _ in range(horizon):
-        step = model(window).last().sample(generator)  # (n_paths,)
-        paths.append(step)
-        window = torch.cat([window, step[:, None]], dim=1)[:, -model.context_len:]
-    model.train(was_training)
+    with eval_mode(model):
+        for _ in range(horizon):
+            step = model(window).last().sample(generator)  # (n_paths,)
+            paths.append(step)
+            window = torch.cat([window, step[:, None]], dim=1)[:, -model.context_len:]
     return torch.stack(paths, dim=1)  # (n_paths, horizon)

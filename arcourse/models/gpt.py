@@ -18,15 +18,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from arcourse.metrics import nll
+from arcourse._checks import check_ids, check_int, check_number
 
 _POSITIONAL = ("learned", "sinusoidal", "none")
 _INIT_STD = 0.02  # GPT-2's initial scale of weights and embeddings
-
-
-def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"GPTConfig needs an integer {name} >= {low}, got {name}={value!r}")
 
 
 @dataclass(frozen=True)
@@ -58,23 +53,18 @@ class GPTConfig:
     mlp_ratio: int = 4
 
     def __post_init__(self):
-        _check_int("vocab_size", self.vocab_size, 1)
-        _check_int("context_len", self.context_len, 1)
-        _check_int("n_layers", self.n_layers, 1)
-        _check_int("n_heads", self.n_heads, 1)
-        _check_int("d_model", self.d_model, 1)
-        _check_int("mlp_ratio", self.mlp_ratio, 1)
+        for name in ("vocab_size", "context_len", "n_layers", "n_heads", "d_model", "mlp_ratio"):
+            check_int(name, getattr(self, name), 1, who="GPTConfig")
         if self.d_model % self.n_heads:
             raise ValueError(f"GPTConfig needs d_model divisible by n_heads, got d_model={self.d_model}, "
                              f"n_heads={self.n_heads}")
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
-            raise ValueError(f"GPTConfig needs 0 <= dropout < 1, got dropout={self.dropout!r}")
+        check_number("dropout", self.dropout, 0, 1, high_open=True, who="GPTConfig")
         if self.positional not in _POSITIONAL:
             raise ValueError(f"GPTConfig needs positional in {_POSITIONAL}, got positional={self.positional!r}")
         if self.positional == "sinusoidal" and self.d_model % 2:
             raise ValueError(f"sinusoidal positions need an even d_model, got d_model={self.d_model}")
         if not isinstance(self.bias, bool):
-            raise ValueError(f"GPTConfig needs bias True or False, got bias={self.bias!r}")
+            raise TypeError(f"GPTConfig needs bias True or False, got bias={self.bias!r}")
 
     @property
     def d_head(self) -> int:
@@ -225,8 +215,7 @@ class KVCache:
         Args:
             length: 0 < length <= self.length.
         """
-        if isinstance(length, bool) or not isinstance(length, int) or not 0 < length <= self.length:
-            raise ValueError(f"crop needs an int 0 < length <= {self.length}, got length={length!r}")
+        check_int("length", length, 1, self.length, who="crop")
         return KVCache(tuple(k[:, :, :length] for k in self.keys), tuple(v[:, :, :length] for v in self.values),
                        self.tokens[:, :length])
 
@@ -280,9 +269,7 @@ class GPT(nn.Module):
         return total
 
     def _check_idx(self, idx: torch.Tensor, name: str = "idx") -> None:
-        if not isinstance(idx, torch.Tensor) or idx.dtype != torch.long or idx.ndim != 2:
-            got = f"{idx.dtype} {tuple(idx.shape)}" if isinstance(idx, torch.Tensor) else type(idx).__name__
-            raise ValueError(f"{name} must be an int64 tensor of shape (B, T), got {got}")
+        check_ids(name, idx, ndim=2)
         if idx.shape[1] < 1:
             raise ValueError(f"{name} must hold at least one position, got shape {tuple(idx.shape)}")
 
@@ -322,20 +309,6 @@ class GPT(nn.Module):
         for block in self.blocks:
             x, _ = block(x)
         return self.head(self.ln_f(x))                                          # (B, T, V)
-
-    def log_likelihood(self, idx: torch.Tensor) -> torch.Tensor:
-        """Exact log p(idx[:, 1:] | idx[:, 0]) of each sequence, in nats (chain rule).
-
-        Args:
-            idx: (B, T) int64, 2 <= T <= context_len + 1; idx[:, 0] is the conditioning
-                token (the boundary for names).
-        Returns:
-            (B,) sum over t of log p(idx[:, t] | idx[:, :t]).
-        """
-        self._check_idx(idx)
-        if idx.shape[1] < 2:
-            raise ValueError(f"log_likelihood needs T >= 2 (a context token and a target), got shape {tuple(idx.shape)}")
-        return -nll(self(idx[:, :-1]), idx[:, 1:], reduction="none").sum(dim=-1)
 
     @torch.no_grad()
     def attention_maps(self, idx: torch.Tensor) -> list[torch.Tensor]:
@@ -412,9 +385,9 @@ class GPT(nn.Module):
         if not isinstance(cache, KVCache):
             raise TypeError(f"cache must be the KVCache from start() or step(), got {type(cache).__name__}")
         B = cache.tokens.shape[0]
-        if not isinstance(tokens, torch.Tensor) or tokens.dtype != torch.long or tuple(tokens.shape) != (B,):
-            got = f"{tokens.dtype} {tuple(tokens.shape)}" if isinstance(tokens, torch.Tensor) else type(tokens).__name__
-            raise ValueError(f"tokens must be an int64 tensor of shape (B,) = ({B},), got {got}")
+        check_ids("tokens", tokens, ndim=1)
+        if tuple(tokens.shape) != (B,):
+            raise ValueError(f"tokens must have shape (B,) = ({B},), got {tuple(tokens.shape)}")
         if cache.length >= self.context_len:
             return self.start(torch.cat([cache.tokens, tokens[:, None]], dim=1))
         logits, cache = self._run(tokens[:, None], cache)

@@ -11,11 +11,14 @@ layer's last (K - 1) * dilation inputs in a queue makes every new sample O(layer
 instead of a pass over the whole receptive field.
 
 The inputs are integer ids of any categorical sequence (µ-law levels, or characters with
-`n_classes` = vocabulary size); `forward` returns logits (B, T, Q) where position t
-predicts x_{t+1}, and `start`/`step` give the fast path of `arcourse.decoding.generate`.
+`vocab_size` = the number of characters); `forward` returns logits (B, T, Q) where position t
+predicts x_{t+1}, and `start`/`step` give the fast path of `arcourse.decoding.generate`
+(`generate(model, prompt, n, use_cache=False)` is the naive path: the whole receptive
+field re-run for every new sample).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -23,19 +26,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from arcourse.decoding import Processor, apply_processors, sample_tokens
-
-
-def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"WaveNetConfig needs an int {name} >= {low}, got {name}={value!r}")
+from arcourse._checks import check_condition, check_int, model_device
 
 
 @dataclass(frozen=True)
 class WaveNetConfig:
     """Sizes of a WaveNet. Dilations run 1, 2, ..., 2^(layers_per_stack - 1), n_stacks times."""
 
-    n_classes: int = 256         # Q: µ-law levels for audio, or the vocabulary size V for text
+    vocab_size: int = 256         # Q: µ-law levels for audio, or the vocabulary size V for text
     residual_channels: int = 32  # C: width of the residual stream between layers
     skip_channels: int = 64      # width of the skip connections summed into the output head
     kernel_size: int = 2         # K: taps of every dilated convolution
@@ -44,13 +42,9 @@ class WaveNetConfig:
     n_conditions: int = 0        # classes of the global condition (0: unconditional)
 
     def __post_init__(self):
-        _check_int("n_classes", self.n_classes, 2)
-        _check_int("residual_channels", self.residual_channels, 1)
-        _check_int("skip_channels", self.skip_channels, 1)
-        _check_int("kernel_size", self.kernel_size, 2)
-        _check_int("layers_per_stack", self.layers_per_stack, 1)
-        _check_int("n_stacks", self.n_stacks, 1)
-        _check_int("n_conditions", self.n_conditions, 0)
+        for name, low in (("vocab_size", 2), ("residual_channels", 1), ("skip_channels", 1), ("kernel_size", 2),
+                          ("layers_per_stack", 1), ("n_stacks", 1), ("n_conditions", 0)):
+            check_int(name, getattr(self, name), low, who="WaveNetConfig")
 
     @property
     def dilations(self) -> tuple[int, ...]:
@@ -63,7 +57,7 @@ class WaveNetConfig:
     @classmethod
     def tiny(cls, **overrides) -> "WaveNetConfig":
         """For tests: 16 classes, 2 stacks of dilations 1, 2, 4 (receptive field 15)."""
-        return cls(**{"n_classes": 16, "residual_channels": 8, "skip_channels": 8, "layers_per_stack": 3,
+        return cls(**{"vocab_size": 16, "residual_channels": 8, "skip_channels": 8, "layers_per_stack": 3,
                       **overrides})
 
     @classmethod
@@ -87,10 +81,9 @@ def receptive_field(kernel_size: int, dilations: Sequence[int]) -> int:
 
     Each layer with dilation d reaches (K - 1) * d steps further back than its input did.
     """
-    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1:
-        raise ValueError(f"kernel_size must be an int >= 1, got kernel_size={kernel_size!r}")
-    if any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in dilations):
-        raise ValueError(f"dilations must be ints >= 1, got {list(dilations)!r}")
+    check_int("kernel_size", kernel_size, 1)
+    for d in dilations:
+        check_int("dilation", d, 1)
     return 1 + (kernel_size - 1) * sum(dilations)
 
 
@@ -188,10 +181,10 @@ class ResidualLayer(nn.Module):
 class OutputHead(nn.Module):
     """ReLU -> 1x1 conv -> ReLU -> 1x1 conv: from the sum of skips to logits over classes."""
 
-    def __init__(self, skip_channels: int, n_classes: int):
+    def __init__(self, skip_channels: int, vocab_size: int):
         super().__init__()
         self.hidden = nn.Conv1d(skip_channels, skip_channels, 1)
-        self.out = nn.Conv1d(skip_channels, n_classes, 1)
+        self.out = nn.Conv1d(skip_channels, vocab_size, 1)
 
     def forward(self, skips: torch.Tensor) -> torch.Tensor:  # (B, S, T) -> (B, T, Q)
         return self.out(F.relu(self.hidden(F.relu(skips)))).transpose(1, 2)
@@ -202,20 +195,27 @@ class OutputHead(nn.Module):
         return F.linear(F.relu(hidden), self.out.weight[:, :, 0], self.out.bias)
 
 
-@dataclass
+@dataclass(frozen=True)
 class WaveNetState:
-    """What fast generation carries between steps. `step` updates it in place and returns
-    it: the queues are ring buffers, so the past is never copied or shifted."""
+    """What fast generation carries between steps; `step` returns the next one.
+
+    The queues are ring buffers shared by successive states (the past is never copied or
+    shifted): `step` writes the newest input into them, so continue only from the newest
+    state. The stacked skip weights are taken when `start` runs, so a generation uses the
+    weights it started with, as its queues do.
+    """
 
     queues: list[torch.Tensor]                       # layer i: (B, C, (K - 1) d_i); x_s in slot s % L_i
     condition_biases: list[torch.Tensor | None]      # layer i: (B, 2C, 1) shift of its gate, or None
     time: int                                        # how many samples have been fed in so far
+    skip_weight: torch.Tensor                        # (S, layers * C): every layer's skip side by side
+    skip_bias: torch.Tensor                          # (S,): their summed biases
 
 
 class WaveNet(nn.Module):
     """A WaveNet over integer sequences (µ-law audio levels or text tokens).
 
-    Call `model(x)` with x (B, T) int64 ids in [0, n_classes), or (B, T, n_classes) float
+    Call `model(x)` with x (B, T) int64 ids in [0, vocab_size), or (B, T, vocab_size) float
     weights over the classes (one-hot for ids; soft inputs let you differentiate with
     respect to the input), plus `condition` (B,) when `n_conditions` > 0. It returns logits
     (B, T, Q) in which position t predicts x_{t+1} from x_{t - receptive_field + 1 .. t}.
@@ -226,30 +226,21 @@ class WaveNet(nn.Module):
         if not isinstance(config, WaveNetConfig):
             raise TypeError(f"config must be a WaveNetConfig, got {type(config).__name__}")
         self.config = config
-        self.embedding = nn.Embedding(config.n_classes, config.residual_channels)  # = 1x1 conv of one-hots
+        self.embedding = nn.Embedding(config.vocab_size, config.residual_channels)  # = 1x1 conv of one-hots
         self.layers = nn.ModuleList(ResidualLayer(config, d) for d in config.dilations)
-        self.head = OutputHead(config.skip_channels, config.n_classes)
-        self._skip_cache: tuple | None = None  # (weights' identity and versions, stacked weight, summed bias)
+        self.head = OutputHead(config.skip_channels, config.vocab_size)
 
     @property
     def receptive_field(self) -> int:
         return self.config.receptive_field
 
+    @torch.no_grad()
     def _stacked_skips(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Every layer's skip 1x1 convolution side by side, (S, layers * C), and their summed
-        biases (S,): the sum of all skips at one time step is then one matrix product.
-
-        `start` calls it, so a generation uses the weights it started with (as its queues
-        do); it rebuilds them when a skip weight has changed since (an optimiser step or
-        `load_state_dict` bumps the tensors' version counters, `.to(device)` replaces them).
-        """
-        key = tuple((p.data_ptr(), p._version) for layer in self.layers for p in (layer.skip.weight, layer.skip.bias))
-        if self._skip_cache is None or self._skip_cache[0] != key:
-            with torch.no_grad():
-                weight = torch.cat([layer.skip.weight[:, :, 0] for layer in self.layers], dim=1)  # (S, layers * C)
-                bias = torch.stack([layer.skip.bias for layer in self.layers]).sum(dim=0)  # (S,)
-            self._skip_cache = (key, weight, bias)
-        return self._skip_cache[1], self._skip_cache[2]
+        biases (S,): the sum of all skips at one time step is then one matrix product."""
+        weight = torch.cat([layer.skip.weight[:, :, 0] for layer in self.layers], dim=1)  # (S, layers * C)
+        bias = torch.stack([layer.skip.bias for layer in self.layers]).sum(dim=0)  # (S,)
+        return weight, bias
 
     @property
     def context_len(self) -> int:
@@ -258,20 +249,11 @@ class WaveNet(nn.Module):
         return self.config.receptive_field
 
     def _check_condition(self, condition: torch.Tensor | None, batch: int) -> None:
-        n = self.config.n_conditions
-        if n == 0:
-            if condition is not None:
-                raise ValueError("this WaveNet has n_conditions=0; pass condition=None")
-            return
-        if not isinstance(condition, torch.Tensor) or condition.shape != (batch,) or condition.is_floating_point():
-            raise ValueError(f"this WaveNet is conditioned on n_conditions={n} classes: pass condition as a "
-                             f"({batch},) integer tensor, got {condition if condition is None else condition.shape}")
-        if int(condition.min()) < 0 or int(condition.max()) >= n:
-            raise ValueError(f"condition ids must lie in [0, {n}), got {condition.tolist()}")
+        check_condition(condition, self.config.n_conditions, batch)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Ids (B, T) or class weights (B, T, Q) -> the residual stream's input (B, C, T)."""
-        Q = self.config.n_classes
+        Q = self.config.vocab_size
         if x.is_floating_point():
             if x.ndim != 3 or x.shape[-1] != Q:
                 raise ValueError(f"float inputs must have shape (B, T, {Q}), got {tuple(x.shape)}")
@@ -316,18 +298,19 @@ class WaveNet(nn.Module):
             last = F.pad(h, (L, 0))[..., -L:]  # times T - L .. T - 1 (the zero padding before 0)
             queues.append(last.roll(T % L, dims=-1))  # time s goes to ring slot s % L
         biases = [layer.condition_bias(condition) for layer in self.layers]
-        self._stacked_skips()  # cached for `step`
-        return self.head(skips[..., -1:])[:, -1], WaveNetState(queues, biases, T)
+        return self.head(skips[..., -1:])[:, -1], WaveNetState(queues, biases, T, *self._stacked_skips())
 
     def step(self, tokens: torch.Tensor, state: WaveNetState) -> tuple[torch.Tensor, WaveNetState]:
         """Feed one new sample per row: O(layers) work, whatever the receptive field.
 
         Args:
             tokens: (B,) ids of the newest samples.
-            state: from `start` or the previous `step`; updated in place.
+            state: from `start` or the previous `step` (its ring buffers are written).
         Returns:
-            (logits (B, Q) for the sample after, the same state object).
+            (logits (B, Q) for the sample after, the new state).
         """
+        if not isinstance(state, WaveNetState):
+            raise TypeError(f"state must be the WaveNetState from start() or step(), got {type(state).__name__}")
         if tokens.shape != (state.queues[0].shape[0],):
             raise ValueError(f"tokens must have shape (B,) = ({state.queues[0].shape[0]},), got {tuple(tokens.shape)}")
         h = self.embedding(tokens)  # (B, C)
@@ -337,70 +320,8 @@ class WaveNet(nn.Module):
             activations.append(a)
         # the sum over layers of skip_i(a_i) as one product, (B, layers * C) @ (layers * C, S):
         # cheaper than one small product and one addition per layer
-        if self._skip_cache is None:
-            raise ValueError("WaveNet.step continues a generation: call start(prompt) on this model first")
-        _, skip_weight, skip_bias = self._skip_cache  # made by `start`
-        skips = F.linear(torch.cat(activations, dim=1), skip_weight, skip_bias)  # (B, S)
-        state.time += 1
-        return self.head.step(skips), state
-
-
-def _prepare(model: WaveNet, prompt: torch.Tensor, n_samples: int) -> torch.Tensor:
-    """Validate a generation request; return the (B, T + n_samples) output buffer."""
-    if not isinstance(model, WaveNet):
-        raise TypeError(f"model must be a WaveNet, got {type(model).__name__}")
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 0:
-        raise ValueError(f"n_samples must be an int >= 0, got n_samples={n_samples!r}")
-    if not isinstance(prompt, torch.Tensor) or prompt.ndim != 2 or prompt.shape[1] < 1 or prompt.is_floating_point():
-        raise ValueError("prompt must be a (B, T) integer tensor with T >= 1 (e.g. one silent sample)")
-    device = next(model.parameters()).device
-    out = torch.empty(prompt.shape[0], prompt.shape[1] + n_samples, dtype=torch.long, device=device)
-    out[:, :prompt.shape[1]] = prompt
-    return out
-
-
-@torch.no_grad()
-def generate_naive(model: WaveNet, prompt: torch.Tensor, n_samples: int, *, condition: torch.Tensor | None = None,
-                   processors: Sequence[Processor] = (), generator: torch.Generator | None = None
-                   ) -> torch.Tensor:
-    """Sample by re-running the whole network over the last `receptive_field` samples for
-    every new sample: O(receptive_field * layers) work per sample.
-
-    Args:
-        prompt: (B, T) ids to continue, T >= 1.
-        n_samples: how many new samples per row.
-        condition: (B,) ids for a conditioned model.
-        processors: logits processors (e.g. `Temperature`) applied before each draw.
-        generator: seeded torch.Generator on the model's device.
-    Returns:
-        (B, T + n_samples): the prompt followed by the samples.
-    """
-    out = _prepare(model, prompt, n_samples)
-    rf = model.receptive_field
-    for t in range(prompt.shape[1], out.shape[1]):
-        logits = model(out[:, max(0, t - rf):t], condition)[:, -1]  # (B, Q)
-        out[:, t] = sample_tokens(apply_processors(logits, processors), generator=generator)
-    return out
-
-
-@torch.no_grad()
-def generate_fast(model: WaveNet, prompt: torch.Tensor, n_samples: int, *, condition: torch.Tensor | None = None,
-                  processors: Sequence[Processor] = (), generator: torch.Generator | None = None
-                  ) -> torch.Tensor:
-    """Sample with per-layer queues (`start`/`step`): O(layers) work per sample. Draws the
-    same samples as `generate_naive` under the same generator seed.
-
-    Args and Returns: as `generate_naive`.
-    """
-    out = _prepare(model, prompt, n_samples)
-    if n_samples == 0:
-        return out
-    logits, state = model.start(out[:, :prompt.shape[1]], condition)
-    for t in range(prompt.shape[1], out.shape[1]):
-        out[:, t] = sample_tokens(apply_processors(logits, processors), generator=generator)
-        if t + 1 < out.shape[1]:
-            logits, state = model.step(out[:, t], state)
-    return out
+        skips = F.linear(torch.cat(activations, dim=1), state.skip_weight, state.skip_bias)  # (B, S)
+        return self.head.step(skips), dataclasses.replace(state, time=state.time + 1)
 
 
 def input_gradient(model: WaveNet, length: int, *, position: int = -1, condition: torch.Tensor | None = None,
@@ -418,14 +339,13 @@ def input_gradient(model: WaveNet, length: int, *, position: int = -1, condition
     Returns:
         (length,) float tensor on the model's device.
     """
-    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-        raise ValueError(f"length must be an int >= 1, got length={length!r}")
+    check_int("length", length, 1)
     if not -length <= position < length:
         raise ValueError(f"position must lie in [-{length}, {length}), got position={position}")
-    param = next(model.parameters())
-    gen = torch.Generator(device=param.device).manual_seed(seed)
-    ids = torch.randint(model.config.n_classes, (n_sequences, length), generator=gen, device=param.device)
-    x = F.one_hot(ids, model.config.n_classes).to(param.dtype).requires_grad_(True)  # (B, T, Q)
+    device = model_device(model)
+    gen = torch.Generator(device=device).manual_seed(seed)
+    ids = torch.randint(model.config.vocab_size, (n_sequences, length), generator=gen, device=device)
+    x = F.one_hot(ids, model.config.vocab_size).to(model.embedding.weight.dtype).requires_grad_(True)  # (B, T, Q)
     if condition is not None:
         condition = condition.expand(n_sequences)
     out = model(x, condition)[:, position].sum()

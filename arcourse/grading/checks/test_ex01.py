@@ -12,7 +12,7 @@ import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from arcourse.grading.api import check_close, points, question
-from arcourse.stats import chi_square_test
+from arcourse.metrics import chi_square_test
 
 # `student` is a plain function-scoped fixture that returns the same object every time
 FAST = settings(max_examples=25, deadline=None, derandomize=True, database=None,

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from arcourse.grading.api import check_close, points, question
 from arcourse.models.continuous import GaussianHead, gaussian_nll
-from arcourse.speculative import acceptance_probability, residual_distribution
-from arcourse.stats import chi_square_test
+from arcourse.decoding import acceptance_probability, residual_distribution
+from arcourse.metrics import chi_square_test
 
 SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 P_MIN = 1e-4  # a correct sampler fails at this level once in ten thousand fixed seeds

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from arcourse.stats import chi_square_test
+from arcourse.metrics import chi_square_test
 
 
 def test_statistic_and_p_value_by_hand():

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from arcourse._checks import check_distribution, check_number
+
 IGNORE_INDEX = -100  # target value that `nll` skips (padding), the same as torch's default
 
 _UNITS = {"nats": 1.0, "bits": 1.0 / math.log(2.0)}
@@ -40,35 +42,14 @@ def _as_array(name: str, x: Any) -> np.ndarray | torch.Tensor:
     return arr
 
 
-def _check_distribution(name: str, p: np.ndarray | torch.Tensor, axis: int) -> None:
-    """Raise ValueError unless p is a non-empty array of probabilities summing to 1 along axis."""
-    if p.ndim == 0:
-        raise ValueError(f"{name} must have at least one axis of categories, got a scalar")
-    if p.shape[axis] == 0 or (p.numel() if isinstance(p, torch.Tensor) else p.size) == 0:
-        raise ValueError(f"{name} is empty (shape {tuple(p.shape)}); a distribution needs at least one category")
-    is_torch = isinstance(p, torch.Tensor)
-    finite = torch.isfinite(p).all() if is_torch else np.isfinite(p).all()
-    if not bool(finite):
-        raise ValueError(f"{name} has NaN or infinite entries")
-    low = float(p.min())
-    if low < 0:
-        raise ValueError(f"{name} must have entries >= 0, found {low:.3g}")
-    total = p.sum(dim=axis) if is_torch else p.sum(axis=axis)
-    eps = torch.finfo(p.dtype).eps if is_torch else np.finfo(p.dtype).eps
-    tol = max(1e-6, 50 * eps * math.sqrt(p.shape[axis]))
-    worst = float((total - 1).abs().max()) if is_torch else float(np.abs(total - 1).max())
-    if worst > tol:
-        raise ValueError(f"{name} must sum to 1 along axis {axis} (within {tol:.1g}), but a row is off by {worst:.3g}")
-
-
 def _pair(p: Any, q: Any, axis: int):
     p, q = _as_array("p", p), _as_array("q", q)
     if isinstance(p, torch.Tensor) != isinstance(q, torch.Tensor):
         raise TypeError(f"p and q must both be torch tensors or both array-like, got {type(p).__name__} and {type(q).__name__}")
     if tuple(p.shape) != tuple(q.shape):
         raise ValueError(f"p and q must have the same shape, got p {tuple(p.shape)} and q {tuple(q.shape)}")
-    _check_distribution("p", p, axis)
-    _check_distribution("q", q, axis)
+    check_distribution("p", p, axis)
+    check_distribution("q", q, axis)
     return p, q
 
 
@@ -97,7 +78,7 @@ def entropy(p: Any, *, axis: int = -1, unit: str = "nats"):
     """
     scale = _unit_scale(unit)
     p = _as_array("p", p)
-    _check_distribution("p", p, axis)
+    check_distribution("p", p, axis)
     return -_reduce(_xlogy(p, p), axis, scale)
 
 
@@ -133,8 +114,7 @@ def kl_divergence(p: Any, q: Any, *, axis: int = -1, unit: str = "nats"):
 
 
 def _check_count(name: str, n: Any) -> None:
-    if isinstance(n, bool) or not isinstance(n, (int, float, np.integer, np.floating)) or not n > 0:
-        raise ValueError(f"{name} must be a positive number, got {name}={n!r}")
+    check_number(name, n, 0, low_open=True)
 
 
 def _check_nll(total_nll: Any) -> None:
@@ -222,3 +202,28 @@ def nll(logits: torch.Tensor, targets: torch.Tensor, *, ignore_index: int = IGNO
         logits = logits.float()  # half precision loses too much in the log-sum-exp
     return F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), ignore_index=ignore_index,
                            reduction=reduction).reshape(targets.shape if reduction == "none" else ())
+
+
+def log_likelihood(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None = None, *,
+                   condition: torch.Tensor | None = None) -> torch.Tensor:
+    """Exact log p(targets) of each example under `model`, in nats, by the chain rule: the
+    negated `nll` of the model's logits, summed over everything but the batch axis.
+
+    The one log-likelihood of the library, for every family: sequences score their
+    next tokens, pixel models score the image itself (its masks make position i see only
+    x_<i). Differentiable; wrap it in torch.no_grad() to only evaluate.
+
+    Args:
+        model: returns logits with the category axis last, model(inputs, condition=...).
+        inputs: (B, ...) what the model reads: (B, T) ids, or (B, C, H, W) levels.
+        targets: (B, ...) the ids scored at each position, IGNORE_INDEX where not counted
+            (padding, a prompt); default: `inputs` itself (pixel models).
+        condition: (B,) ids of a conditioned model, passed on as `condition=`.
+    Returns:
+        (B,) log-likelihoods (<= 0). Divide the negative by C*H*W*ln 2 (`bits_per_dim`)
+        for bits per dimension.
+    """
+    targets = inputs.long() if targets is None else targets
+    logits = model(inputs) if condition is None else model(inputs, condition=condition)
+    per_position = nll(logits, targets, reduction="none")              # (B, ...), zero where ignored
+    return -per_position.reshape(per_position.shape[0], -1).sum(dim=1)  # (B,)

@@ -4,7 +4,7 @@ import torch
 
 from arcourse.data import CharTokenizer, NameBatches
 from arcourse.models import CharRNN, CharRNNConfig
-from arcourse.scheduled_sampling import ScheduledSampling
+from arcourse.training import ScheduledSampling
 from arcourse.training import default_loss, evaluate, train
 
 NAMES = ["anna", "bob", "carla", "dan", "eve", "fay", "gus", "hanna"]

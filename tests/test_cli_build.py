@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from arcourse.build import BuildError, build, exercise_sources, make_exercise, to_notebook_json
+from arcourse.cli.build import BuildError, build, exercise_sources, make_exercise, to_notebook_json
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = """# ---

@@ -25,7 +25,9 @@ from typing import Sequence
 
 import torch
 
-from arcourse.decoding import Processor, _full_next_logits, apply_processors
+from arcourse._checks import as_prompt, check_int, eval_mode, model_device
+from arcourse.decoding._stepper import Stepper
+from arcourse.decoding.processors import Processor, apply_processors
 
 
 def acceptance_probability(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -110,16 +112,11 @@ class SpeculativeStats:
 def _draft_tokens(draft: torch.nn.Module, seq: torch.Tensor, k: int, processors: Sequence[Processor],
                   generator: torch.Generator | None, use_cache: bool) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """k tokens sampled from the draft after seq (1, T), with the distributions they came from."""
-    cached = use_cache and hasattr(draft, "start") and hasattr(draft, "step")
+    stepper = Stepper(draft, use_cache=use_cache)
     tokens: list[torch.Tensor] = []  # k of (1,)
     probs: list[torch.Tensor] = []  # k of (1, V)
     for i in range(k):
-        if i == 0:
-            logits, state = draft.start(seq) if cached else (_full_next_logits(draft, seq), None)
-        elif cached:
-            logits, state = draft.step(tokens[-1], state)
-        else:
-            logits = _full_next_logits(draft, torch.cat([seq, torch.stack(tokens, dim=1)], dim=1))
+        logits = stepper.start(seq) if i == 0 else stepper.push(tokens[-1])
         q = apply_processors(logits, processors).float().softmax(dim=-1)  # (1, V)
         tokens.append(torch.multinomial(q, 1, generator=generator)[:, 0])
         probs.append(q)
@@ -165,27 +162,21 @@ def speculative_generate(
         tokens: (1, T + n) or (T + n,) like the prompt: the prompt followed by new tokens;
         stats: a SpeculativeStats (acceptance rate, target calls, ...).
     """
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be an int >= 0, got max_new_tokens={max_new_tokens!r}")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"speculative_generate needs an int k >= 1, got k={k!r}")
+    check_int("max_new_tokens", max_new_tokens, 0)
+    check_int("k", k, 1, who="speculative_generate")
     context_len = getattr(target, "context_len", None)
     if context_len is not None and context_len < k + 1:
         raise ValueError(f"k={k} needs a target context_len >= k + 1 = {k + 1} for the verification pass, "
                          f"got context_len={context_len}")
-    param = next(target.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
-    seq = torch.as_tensor(prompt, dtype=torch.long, device=device)
-    squeeze = seq.ndim == 1
-    if squeeze:
-        seq = seq[None]
-    if seq.ndim != 2 or seq.shape[0] != 1 or seq.shape[1] < 1:
-        raise ValueError(f"speculative_generate handles one sequence: prompt must have shape (T,) or (1, T) "
-                         f"with T >= 1, got {tuple(seq.shape)}")
+    seq, squeeze = as_prompt(prompt, model_device(target), batch=1)
+    with eval_mode(target, draft):
+        return _speculative_loop(target, draft, seq, squeeze, max_new_tokens, k, processors, generator, eos_id,
+                                 use_cache, context_len)
 
-    modes = (target.training, draft.training)
-    target.eval()
-    draft.eval()
+
+def _speculative_loop(target, draft, seq, squeeze, max_new_tokens, k, processors, generator, eos_id, use_cache,
+                      context_len) -> tuple[torch.Tensor, SpeculativeStats]:
+    """The rounds of `speculative_generate`, with both models already in eval mode."""
     stats = SpeculativeStats()
     cached_target = use_cache and hasattr(target, "extend")
     cache = None  # the target's state after the tokens it has read (all of seq but the newest)
@@ -222,6 +213,4 @@ def speculative_generate(
         stats.new_tokens += new.shape[1]
         if stop:
             break
-    target.train(modes[0])
-    draft.train(modes[1])
     return (seq[0] if squeeze else seq), stats

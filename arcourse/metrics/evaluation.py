@@ -20,23 +20,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from arcourse._checks import check_int, eval_mode, model_device
 from arcourse.data.text import CharTokenizer, pad_sequences
 from arcourse.decoding import Processor, generate
-from arcourse.metrics import IGNORE_INDEX, nll
-from arcourse.training import _model_device
-
-
-def sequence_log_prob(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Exact log-probability of each row's targets under `model`, by the chain rule.
-
-    Args:
-        inputs: (B, T) int64 ids; targets: (B, T), the inputs shifted by one, with
-            IGNORE_INDEX at padding (as `pad_sequences` makes them).
-    Returns:
-        (B,) sum over counted positions of log p(targets[b, t] | inputs[b, :t + 1]), in nats.
-        Differentiable; wrap in torch.no_grad() to only evaluate.
-    """
-    return -nll(model(inputs), targets, reduction="none").sum(dim=-1)  # (B,)
+from arcourse.metrics.information import IGNORE_INDEX, log_likelihood, nll
 
 
 @torch.no_grad()
@@ -50,17 +37,14 @@ def text_log_prob(model: torch.nn.Module, tokenizer: CharTokenizer, texts: Seque
     """
     if isinstance(texts, str):
         raise TypeError("texts must be a sequence of strings, got one string; wrap it in a list")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got batch_size={batch_size}")
-    was_training = model.training
-    model.eval()
-    device = _model_device(model)
+    check_int("batch_size", batch_size, 1)
+    device = model_device(model)
     seqs = [tokenizer.encode(t, add_boundary=True) for t in texts]
     out = []
-    for start in range(0, len(seqs), batch_size):
-        inputs, targets = pad_sequences(seqs[start:start + batch_size], tokenizer.boundary_id)
-        out.append(sequence_log_prob(model, inputs.to(device), targets.to(device)).double().cpu())
-    model.train(was_training)
+    with eval_mode(model):
+        for start in range(0, len(seqs), batch_size):
+            inputs, targets = pad_sequences(seqs[start:start + batch_size], tokenizer.boundary_id)
+            out.append(log_likelihood(model, inputs.to(device), targets.to(device)).double().cpu())
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
 
 
@@ -135,16 +119,13 @@ def exposure_bias(
     Returns:
         an ExposureBias with the rates, overall and by position, and the samples.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"exposure_bias needs an integer n >= 1, got n={n!r}")
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-        raise ValueError(f"exposure_bias needs an integer n_samples >= 1, got n_samples={n_samples!r}")
+    check_int("n", n, 1, who="exposure_bias")
+    check_int("n_samples", n_samples, 1, who="exposure_bias")
     if not train_texts or not test_texts:
         raise ValueError("exposure_bias needs non-empty train_texts and test_texts")
     max_len = 2 * max(len(t) for t in train_texts) if max_len is None else max_len
-    if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
-        raise ValueError(f"exposure_bias needs an integer max_len >= 1, got max_len={max_len!r}")
-    device = _model_device(model)
+    check_int("max_len", max_len, 1, who="exposure_bias")
+    device = model_device(model)
     eos = tokenizer.boundary_id
 
     samples, finished = [], []
@@ -157,19 +138,16 @@ def exposure_bias(
             samples.append(tokenizer.decode(row[: row.index(eos)] if done else row[:max_len]))
             finished.append(done)
 
-    was_training = model.training
-    model.eval()
     seqs = [tokenizer.encode(t, add_boundary=True) for t in test_texts]
     length = max(max(len(s) for s in seqs) - 1, max_len + 1)
     tf_sum, tf_count = np.zeros(length), np.zeros(length)
-    with torch.no_grad():
+    with torch.no_grad(), eval_mode(model):
         for start in range(0, len(seqs), batch_size):
             inputs, targets = pad_sequences(seqs[start:start + batch_size], eos)
             losses = nll(model(inputs.to(device)), targets.to(device), reduction="none").double().cpu()
             T = targets.shape[1]
             tf_sum[:T] += losses.sum(dim=0).numpy()
             tf_count[:T] += (targets != IGNORE_INDEX).sum(dim=0).numpy()
-    model.train(was_training)
 
     seen = {gram for text in train_texts for gram in _ngrams(text, n)}
     unseen_d, count_d = _unseen_by_position(test_texts, [True] * len(test_texts), seen, n, length)

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import torch
 
-from arcourse.metrics import _check_distribution
+from arcourse._checks import check_distribution
 
 _MIN_EXPECTED = 5.0
 
@@ -37,7 +37,7 @@ def chi_square_test(counts, probs) -> tuple[float, float]:
     if counts_t.ndim != 1 or counts_t.shape != probs_t.shape:
         raise ValueError(f"counts and probs must be 1-D of the same length, got shapes "
                          f"{tuple(counts_t.shape)} and {tuple(probs_t.shape)}")
-    _check_distribution("probs", probs_t, -1)
+    check_distribution("probs", probs_t, -1)
     if bool((counts_t < 0).any()) or not bool(torch.isfinite(counts_t).all()):
         raise ValueError("counts must be finite and >= 0")
     n = float(counts_t.sum())

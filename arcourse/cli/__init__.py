@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def _build(args: argparse.Namespace) -> int:
-    from arcourse.build import BuildError, build
+    from arcourse.cli.build import BuildError, build
 
     try:
         report = build(args.root, force=args.force)

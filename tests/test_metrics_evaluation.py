@@ -8,7 +8,7 @@ import torch
 from arcourse import evaluate, make_generator
 from arcourse.data import CharTokenizer, NameBatches
 from arcourse.decoding import Temperature, generate
-from arcourse.evaluation import exposure_bias, text_log_prob
+from arcourse.metrics.evaluation import exposure_bias, text_log_prob
 from arcourse.models import BigramConfig, BigramLM
 
 TOK = CharTokenizer("ab")  # ids: "." 0, "a" 1, "b" 2

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arcourse.decoding import Temperature, TopK
-from arcourse.speculative import (
+from arcourse.decoding import (
     SpeculativeStats,
     acceptance_probability,
     residual_distribution,
@@ -16,7 +16,7 @@ from arcourse.speculative import (
     verify_draft,
 )
 from arcourse.models import GPT, GPTConfig
-from arcourse.stats import chi_square_test
+from arcourse.metrics import chi_square_test
 
 P_MIN = 1e-3  # a correct sampler fails a test at this level once in a thousand seeds
 
@@ -287,7 +287,7 @@ def test_bad_arguments_are_named():
         speculative_generate(target, draft, [0], 5, k=0)
     with pytest.raises(ValueError, match="max_new_tokens"):
         speculative_generate(target, draft, [0], -1)
-    with pytest.raises(ValueError, match="one sequence"):
+    with pytest.raises(ValueError, match=r"prompt must have shape \(T,\) or \(1, T\)"):
         speculative_generate(target, draft, torch.zeros(2, 3, dtype=torch.long), 5)
     with pytest.raises(ValueError, match="context_len >= k \\+ 1"):
         speculative_generate(Trigram(torch.zeros(3, 3, 3)), Trigram(torch.zeros(3, 3, 3)), [0], 5, k=3)
