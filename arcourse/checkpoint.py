@@ -127,6 +127,15 @@ def build_model(kind: str, config: Mapping) -> nn.Module:
     return model_class(config_class(**config))
 
 
+def model_for(config) -> nn.Module:
+    """A fresh model of the kind whose config class `config` is (a GPTConfig gives a GPT)."""
+    for model_class, config_class in KINDS.values():
+        if type(config) is config_class:
+            return model_class(config)
+    raise TypeError(f"model_for knows the configs {sorted(c.__name__ for _, c in KINDS.values())}, "
+                    f"got a {type(config).__name__}")
+
+
 def load_checkpoint(name_or_path: str | Path) -> Checkpoint:
     """Read a checkpoint written by `save_checkpoint`.
 

@@ -27,7 +27,6 @@ from pathlib import Path
 import torch
 
 from arcourse import evaluate, make_generator, seed_everything, train
-from arcourse.training import default_loss
 from arcourse.data import CharTokenizer, NameBatches, load_names, load_text, split_dataset, text_batches
 from arcourse.decoding import generate
 from arcourse.models import GPT, GPTConfig
@@ -43,36 +42,32 @@ class Clocks:
         self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
         self.paused_wall = self.paused_cpu = 0.0
         self.curve: list[tuple[float, float, float]] = []  # (wall s, cpu s, eval loss)
-        self._total = self._count = 0.0
+        self._started: tuple[float, float, float, float] | None = None  # clocks when an evaluation began
 
     def now(self) -> tuple[float, float]:
         return (time.perf_counter() - self.wall0 - self.paused_wall,
                 time.process_time() - self.cpu0 - self.paused_cpu)
 
-    def loss_fn(self, model, batch):
-        """`default_loss`, also adding up evaluation losses for the printed curve."""
-        total, count = default_loss(model, batch)
-        if not model.training:
-            self._total += float(total)
-            self._count += int(count)
-        return total, count
-
-    def timed_eval(self, batches, after=None):
-        """An eval_batches function for `train` that stops the clocks while it runs; `after`
-        (given the loss just measured) runs inside the stopped time too."""
+    def timed_eval(self, batches):
+        """An eval_batches function for `train` that stops the clocks when evaluation starts;
+        `on_eval` restarts them."""
         def run():
-            wall, cpu = self.now()
-            w, c = time.perf_counter(), time.process_time()
-            self._total = self._count = 0.0
-            yield from batches
-            loss = self._total / self._count
+            self._started = (*self.now(), time.perf_counter(), time.process_time())
+            return batches
+        return run
+
+    def on_eval(self, after=None):
+        """`train`'s on_eval hook: records the loss just measured; `after` (given the loss)
+        runs inside the stopped time too."""
+        def hook(step, loss, model):
+            wall, cpu, w, c = self._started
             self.curve.append((wall, cpu, loss))
             extra = after(loss) if after is not None else ""
             self.paused_wall += time.perf_counter() - w
             self.paused_cpu += time.process_time() - c
             print(f"  eval {len(self.curve):2d}: wall {wall:7.1f} s  cpu {cpu:7.1f} s  loss {loss:.4f}{extra}",
                   flush=True)
-        return run
+        return hook
 
 
 def load_shakespeare():
@@ -110,7 +105,7 @@ def shakespeare_run(name: str, config: GPTConfig, *, batch_size: int, steps: int
     clocks = Clocks()
     history = train(model, text_batches(train_ids, config.context_len, batch_size, seed=seed), steps,
                     optimizer=adamw(model, lr, weight_decay), schedule="cosine", warmup_steps=warmup,
-                    eval_batches=clocks.timed_eval(val), eval_every=eval_every, loss_fn=clocks.loss_fn,
+                    eval_batches=clocks.timed_eval(val), eval_every=eval_every, on_eval=clocks.on_eval(),
                     description=name)
     wall, cpu, _ = clocks.curve[-1]
     print(f"\n[{name}] {config.n_layers} layers, {config.n_heads} heads, width {config.d_model}, "
@@ -208,8 +203,8 @@ def names_run(steps: int, batch_size: int, lr: float, dropout: float, n_layers: 
     clocks = Clocks()
     history = train(model, NameBatches(train_names, tok, batch_size, seed=seed), steps,
                     optimizer=optimizer, schedule="cosine", warmup_steps=200,
-                    eval_batches=clocks.timed_eval(val, after=keep_best),
-                    eval_every=max(1, steps // 10), loss_fn=clocks.loss_fn, description="names")
+                    eval_batches=clocks.timed_eval(val), on_eval=clocks.on_eval(after=keep_best),
+                    eval_every=max(1, steps // 10), description="names")
     test_batches = list(NameBatches(test_names, tok, 512, shuffle=False))
     last_test = evaluate(model, test_batches)
     model.load_state_dict(best["state"])

@@ -18,17 +18,17 @@ import time
 
 import torch
 
-from arcourse import evaluate, get_device, make_generator, seed_everything, train
+from arcourse import evaluate, get_device, load_checkpoint, make_generator, seed_everything, train
 from arcourse.data import ImageBatches, load_digits, split_images
-from arcourse.models import (GatedPixelCNN, GatedPixelCNNConfig, IndependentPixels, PixelCNN, PixelCNNConfig,
-                             load_pixelcnn, sample_images)
+from arcourse.decoding import sample_images
+from arcourse.models import GatedPixelCNN, GatedPixelCNNConfig, IndependentPixels, PixelCNN, PixelCNNConfig
 
 ARCHITECTURES = {
-    "PixelCNN (lecture, 32 wide)": lambda K: PixelCNN(PixelCNNConfig(levels=K, hidden_channels=32, n_layers=5,
+    "PixelCNN (lecture, 32 wide)": lambda K: PixelCNN(PixelCNNConfig(vocab_size=K, hidden_channels=32, n_layers=5,
                                                                      first_kernel_size=5)),
-    "Gated PixelCNN (lecture, 32 wide)": lambda K: GatedPixelCNN(GatedPixelCNNConfig(levels=K, hidden_channels=32,
+    "Gated PixelCNN (lecture, 32 wide)": lambda K: GatedPixelCNN(GatedPixelCNNConfig(vocab_size=K, hidden_channels=32,
                                                                                      n_layers=5)),
-    "Gated PixelCNN (digits preset)": lambda K: GatedPixelCNN(GatedPixelCNNConfig.digits(levels=K)),
+    "Gated PixelCNN (digits preset)": lambda K: GatedPixelCNN(GatedPixelCNNConfig.small(vocab_size=K)),
 }
 CHECKPOINTS = {"PixelCNN checkpoint": "pixelcnn_digits", "Gated PixelCNN checkpoint": "gated_pixelcnn_digits"}
 
@@ -78,7 +78,8 @@ def main() -> None:
               f"{sampling_seconds(model, device):14.2f}")
     for name, file in CHECKPOINTS.items():
         try:
-            model, saved = load_pixelcnn(file)
+            checkpoint = load_checkpoint(file)
+            model, saved = checkpoint.model, checkpoint.extras
         except FileNotFoundError as err:
             print(f"{name:36s} skipped: {err}")
             continue

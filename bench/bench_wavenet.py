@@ -20,15 +20,17 @@ import torch
 
 from arcourse import make_generator
 from arcourse.data import SAMPLE_RATE
-from arcourse.models import WaveNet, WaveNetConfig, generate_fast, generate_naive
+from arcourse.decoding import generate
+from arcourse.models import WaveNet, WaveNetConfig
 
 
-def timed(sampler, model, n_samples: int) -> tuple[float, float, torch.Tensor]:
-    """(wall seconds, CPU seconds of this process, samples): on a shared machine the CPU
-    time is the steadier figure."""
+def timed(use_cache: bool, model, n_samples: int) -> tuple[float, float, torch.Tensor]:
+    """(wall seconds, CPU seconds of this process, samples) of `generate` with its fast
+    (cached queues) or naive (recompute) path: on a shared machine the CPU time is the
+    steadier figure."""
     silence = torch.full((1, 1), 128)  # the µ-law level of 0.0
     wall, cpu = time.perf_counter(), time.process_time()
-    out = sampler(model, silence, n_samples, generator=make_generator(0))
+    out = generate(model, silence, n_samples, generator=make_generator(0), use_cache=use_cache)
     return time.perf_counter() - wall, time.process_time() - cpu, out
 
 
@@ -47,14 +49,14 @@ def main() -> None:
           f"receptive field {model.receptive_field}, {config.residual_channels} residual / "
           f"{config.skip_channels} skip channels; CPU, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    timed(generate_fast, model, 100)  # warm-up
-    timed(generate_naive, model, 10)
+    timed(True, model, 100)  # warm-up
+    timed(False, model, 10)
     print("samples/s and speedup by wall clock (by CPU time of this process in brackets)")
     print(f"{'audio':>6} {'samples':>7} {'naive samples/s':>17} {'fast samples/s':>17} {'speedup':>15}  identical")
     for seconds in args.seconds:
         n = round(seconds * SAMPLE_RATE)
-        fast_wall, fast_cpu, fast = timed(generate_fast, model, n)
-        naive_wall, naive_cpu, naive = timed(generate_naive, model, n)
+        fast_wall, fast_cpu, fast = timed(True, model, n)
+        naive_wall, naive_cpu, naive = timed(False, model, n)
         print(f"{seconds:5.2f}s {n:7d} {n / naive_wall:7.0f} ({n / naive_cpu:6.0f}) {n / fast_wall:7.0f} ({n / fast_cpu:6.0f}) "
               f"{naive_wall / fast_wall:5.1f}x ({naive_cpu / fast_cpu:5.1f}x)  {bool(torch.equal(naive, fast))}", flush=True)
 

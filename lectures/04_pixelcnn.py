@@ -44,11 +44,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from arcourse import bits_per_dim, evaluate, get_device, make_generator, seed_everything, train
+from arcourse import (bits_per_dim, evaluate, get_device, load_checkpoint, log_likelihood, make_generator,
+                      seed_everything, train)
 from arcourse.data import ImageBatches, load_digits, split_images
+from arcourse.decoding import Temperature, complete_images, sample_images
 from arcourse.models import (GatedPixelCNN, GatedPixelCNNConfig, IndependentPixels, MaskedConv2d, PixelCNN,
-                             PixelCNNConfig, complete_images, load_pixelcnn, log_likelihood, pixelcnn_mask,
-                             sample_images)
+                             PixelCNNConfig, pixelcnn_mask)
 
 device = get_device()
 if device.type == "cpu":
@@ -165,7 +166,7 @@ print("sketch == arcourse.models.MaskedConv2d; output shape", tuple(library(x).s
 def input_gradient(model, shape, c, i, j, n=16, seed=0):
     """|d logits[:, c, i, j] / d x| summed over n random inputs: (C, H, W)."""
     gen = make_generator(seed)
-    x = (torch.rand(n, *shape, generator=gen) * (model.levels - 1)).requires_grad_(True)
+    x = (torch.rand(n, *shape, generator=gen) * (model.vocab_size - 1)).requires_grad_(True)
     model(x)[:, c, i, j].sum().backward()
     return x.grad.abs().sum(0)
 
@@ -179,7 +180,7 @@ def not_before(shape, c, i, j):
 
 
 torch.manual_seed(0)
-probe = PixelCNN(PixelCNNConfig(levels=17, hidden_channels=16, n_layers=3, first_kernel_size=5))
+probe = PixelCNN(PixelCNNConfig(vocab_size=17, hidden_channels=16, n_layers=3, first_kernel_size=5))
 grad = input_gradient(probe, (1, 8, 8), 0, 4, 4)
 assert (grad[not_before((1, 8, 8), 0, 4, 4)] == 0).all()       # nothing at or after (4, 4)
 assert (grad[0, 3, 4] > 0) and (grad[0, 4, 3] > 0)              # the pixels just above and left matter
@@ -196,7 +197,7 @@ plt.show()
 
 # %%
 torch.manual_seed(0)
-rgb_probe = PixelCNN(PixelCNNConfig(levels=17, data_channels=3, hidden_channels=24, n_layers=3,
+rgb_probe = PixelCNN(PixelCNNConfig(vocab_size=17, data_channels=3, hidden_channels=24, n_layers=3,
                                     first_kernel_size=5))
 for c, name in enumerate("RGB"):
     g = input_gradient(rgb_probe, (3, 8, 8), c, 4, 4)
@@ -229,8 +230,8 @@ for c, name in enumerate("RGB"):
 # %%
 L, size, (i, j) = 4, 11, (6, 5)
 torch.manual_seed(0)
-plain = PixelCNN(PixelCNNConfig(levels=17, hidden_channels=16, n_layers=L - 1, first_kernel_size=3))
-gated = GatedPixelCNN(GatedPixelCNNConfig(levels=17, hidden_channels=16, n_layers=L, kernel_size=3))
+plain = PixelCNN(PixelCNNConfig(vocab_size=17, hidden_channels=16, n_layers=L - 1, first_kernel_size=3))
+gated = GatedPixelCNN(GatedPixelCNNConfig(vocab_size=17, hidden_channels=16, n_layers=L, kernel_size=3))
 seen_plain = input_gradient(plain, (1, size, size), 0, i, j)[0] > 0
 seen_gated = input_gradient(gated, (1, size, size), 0, i, j)[0] > 0
 rows, cols = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
@@ -297,8 +298,8 @@ print(f"independent pixels: {bpd_baseline:.3f} bits/dim on the test digits (unif
 # %%
 STEPS, EVAL_EVERY = 150, 25
 architectures = {
-    "PixelCNN": lambda: PixelCNN(PixelCNNConfig(levels=K, hidden_channels=32, n_layers=5, first_kernel_size=5)),
-    "Gated PixelCNN": lambda: GatedPixelCNN(GatedPixelCNNConfig(levels=K, hidden_channels=32, n_layers=5)),
+    "PixelCNN": lambda: PixelCNN(PixelCNNConfig(vocab_size=K, hidden_channels=32, n_layers=5, first_kernel_size=5)),
+    "Gated PixelCNN": lambda: GatedPixelCNN(GatedPixelCNNConfig(vocab_size=K, hidden_channels=32, n_layers=5)),
 }
 val_batches = lambda: ImageBatches(val_set, 512, shuffle=False)
 test_batches = lambda: ImageBatches(test_set, 512, shuffle=False)
@@ -332,8 +333,8 @@ for name, (model, history) in runs.items():
     results[f"{name}, {STEPS} steps here"] = evaluate(model, test_batches()) / LN2
 checkpoints = {}
 for file, name in [("pixelcnn_digits", "PixelCNN"), ("gated_pixelcnn_digits", "Gated PixelCNN")]:
-    model, saved = load_pixelcnn(file)                         # asdict(config) + state_dict
-    model = model.to(device)
+    checkpoint = load_checkpoint(file)                         # asdict(config) + state_dict
+    model, saved = checkpoint.model.to(device), checkpoint.extras
     bpd = evaluate(model, test_batches()) / LN2
     assert saved["split_seed"] == 0 and abs(bpd - saved["test_bpd"]) < 1e-3  # same test digits, same model
     results[f"{name}, checkpoint ({saved['steps']} steps)"] = bpd
@@ -380,7 +381,7 @@ temperatures = [0.5, 1.0, 1.5]
 fig, axes = plt.subplots(len(temperatures), 1, figsize=(9, 3.6))
 mean_ll = []
 for ax, tau in zip(axes, temperatures):
-    drawn = sample_images(model, 12, (8, 8), temperature=tau, generator=gen)
+    drawn = sample_images(model, 12, (8, 8), processors=[Temperature(tau)], generator=gen)
     with torch.no_grad():
         mean_ll.append(float(log_likelihood(model, drawn).mean()))
     ax.imshow(drawn.cpu().permute(2, 0, 3, 1).reshape(8, -1), cmap="Greys", vmin=0, vmax=K - 1)

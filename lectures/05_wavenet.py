@@ -32,7 +32,6 @@
 
 # %%
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -41,29 +40,22 @@ import torch.nn as nn
 import torch.nn.functional as F
 from IPython.display import Audio, display
 
-import arcourse
 from arcourse import (
-    dequantize,
+    dequantize_signal,
     get_device,
+    load_checkpoint,
     make_generator,
     mu_law_compress,
     mu_law_decode,
     mu_law_encode,
     nll,
-    quantize,
+    quantize_signal,
     seed_everything,
     train,
 )
 from arcourse.data import SAMPLE_RATE, audio_batches, synthetic_music, tone
-from arcourse.models import (
-    CausalConv1d,
-    WaveNet,
-    WaveNetConfig,
-    generate_fast,
-    generate_naive,
-    input_gradient,
-    receptive_field,
-)
+from arcourse.decoding import generate
+from arcourse.models import CausalConv1d, WaveNet, WaveNetConfig, input_gradient, receptive_field
 
 device = get_device()
 if device.type == "cpu":
@@ -206,7 +198,7 @@ plt.show()
 # layers. The coloured tree is the figure from the WaveNet paper.
 
 # %%
-demo = WaveNet(WaveNetConfig(n_classes=16, residual_channels=4, skip_channels=4, layers_per_stack=4, n_stacks=1))
+demo = WaveNet(WaveNetConfig(vocab_size=16, residual_channels=4, skip_channels=4, layers_per_stack=4, n_stacks=1))
 inputs_of_layer = []
 hooks = [layer.register_forward_pre_hook(lambda layer, args: inputs_of_layer.append(args[0])) for layer in demo.layers]
 Td = 20
@@ -270,7 +262,7 @@ grid = torch.linspace(-1, 1, 2001, dtype=torch.float64)
 torch.testing.assert_close(compand(grid), mu_law_compress(grid))
 torch.testing.assert_close(expand(compand(grid)), grid)
 
-levels = dequantize(torch.arange(256))  # the 256 values of f(x) that µ-law can store
+levels = dequantize_signal(torch.arange(256))  # the 256 values of f(x) that µ-law can store
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
 axes[0].plot(grid, compand(grid), label="µ = 255")
 axes[0].plot(grid, compand(grid, 15.0), label="µ = 15")
@@ -297,7 +289,7 @@ loudness = np.geomspace(1.0, 0.003, 12)
 snr_linear, snr_mu = [], []
 for a in loudness:
     x = tone(440.0, 0.25, amplitude=float(a), instrument="organ").astype(np.float64)
-    snr_linear.append(snr_db(x, dequantize(quantize(x)).astype(np.float64)))
+    snr_linear.append(snr_db(x, dequantize_signal(quantize_signal(x)).astype(np.float64)))
     snr_mu.append(snr_db(x, mu_law_decode(mu_law_encode(x)).astype(np.float64)))
     back = mu_law_decode(mu_law_encode(x))  # round trip: error below half a level, relative to |x|
     assert np.all(np.abs(back - x) <= (1 / 255 + np.abs(x)) * (256 ** (1 / 255) - 1) + 1e-6)
@@ -326,7 +318,7 @@ print(f"linear 8-bit loses {db_per_halving:.1f} dB per halving of the amplitude"
 
 # %%
 quiet_tone = tone(440.0, 1.0, amplitude=0.01, instrument="organ", decay=0.0)
-for name, signal in [("original", quiet_tone), ("linear 8-bit", dequantize(quantize(quiet_tone))),
+for name, signal in [("original", quiet_tone), ("linear 8-bit", dequantize_signal(quantize_signal(quiet_tone))),
                      ("µ-law 8-bit", mu_law_decode(mu_law_encode(quiet_tone)))]:
     print(name)
     display(Audio(signal / 0.01 * 0.5, rate=SAMPLE_RATE, normalize=False))  # amplified 50x to hear it
@@ -432,12 +424,6 @@ print(model.layers[2])
 # instrument (section 8), so the batches carry the clip's label and the loss passes it on.
 
 # %%
-def conditioned_loss(model, batch):
-    inputs, targets, condition = batch
-    logits = model(inputs, condition)  # (B, T, Q)
-    return nll(logits, targets, reduction="sum"), torch.tensor(targets.numel())
-
-
 def test_batches():
     return [(test_q[:, :-1], test_q[:, 1:], test_labels)]
 
@@ -447,7 +433,7 @@ seed_everything(0)
 model = WaveNet(config).to(device)
 batches = audio_batches(train_q, 512, 8, conditions=train_labels, seed=0)
 history = train(model, batches, steps=TRAIN_STEPS, lr=1e-2, schedule="cosine", warmup_steps=20,
-                loss_fn=conditioned_loss, eval_batches=test_batches, eval_every=100)
+                eval_batches=test_batches, eval_every=100)  # the third entry of a batch is the condition
 test_bits = history.eval_loss[-1] / LN2
 print(f"trained {TRAIN_STEPS} steps in {history.seconds:.1f} s; test: {test_bits:.2f} bits/sample "
       f"(previous-sample table {bigram_bits:.2f}, marginal {marginal_bits:.2f})")
@@ -460,11 +446,10 @@ assert test_bits < bigram_bits < marginal_bits
 # its configuration and weights ship with the course. We score it on the same test clips.
 
 # %%
-checkpoint = torch.load(Path(arcourse.__file__).parent / "checkpoints" / "wavenet_music.pt",
-                        map_location=device, weights_only=True)
+shipped = load_checkpoint("wavenet_music")
+checkpoint = shipped.extras  # what the script recorded: instruments, steps, validation bits
 assert tuple(checkpoint["instruments"]) == INSTRUMENT_NAMES
-trained = WaveNet(WaveNetConfig(**checkpoint["config"])).to(device).eval()
-trained.load_state_dict(checkpoint["state_dict"])
+trained = shipped.model.to(device)
 
 
 @torch.no_grad()
@@ -526,6 +511,16 @@ def queue_sampler(model, prompt, n_samples, condition, generator):
     return out
 
 
+def recompute_sampler(model, prompt, n_samples, condition=None, generator=None):
+    """The library's naive path: the whole receptive field re-run for every new sample."""
+    return generate(model, prompt, n_samples, condition=condition, generator=generator, use_cache=False)
+
+
+def cached_sampler(model, prompt, n_samples, condition=None, generator=None):
+    """The library's fast path: `WaveNet.start` fills the queues, `WaveNet.step` runs one sample."""
+    return generate(model, prompt, n_samples, condition=condition, generator=generator)
+
+
 def timed(sampler, model, prompt, n_samples, condition, seed=0):
     """(seconds, samples) of one sampling run, from a fresh generator."""
     start = time.perf_counter()
@@ -538,8 +533,8 @@ def timed(sampler, model, prompt, n_samples, condition, seed=0):
 prompt = test_q[:2, :400].to(device)  # 50 ms of two test clips
 condition = test_labels[:2].to(device)
 n = 200
-naive_s, naive = timed(generate_naive, trained, prompt, n, condition, seed=1)
-fast_s, fast = timed(generate_fast, trained, prompt, n, condition, seed=1)
+naive_s, naive = timed(recompute_sampler, trained, prompt, n, condition, seed=1)
+fast_s, fast = timed(cached_sampler, trained, prompt, n, condition, seed=1)
 ours = queue_sampler(trained, prompt, n, condition, make_generator(1, device))
 assert torch.equal(naive, fast) and torch.equal(ours, fast)  # identical samples
 print(f"{n} samples x 2 clips: naive {naive_s:.2f} s, fast {fast_s:.2f} s ({naive_s / fast_s:.1f}x); "
@@ -547,7 +542,7 @@ print(f"{n} samples x 2 clips: naive {naive_s:.2f} s, fast {fast_s:.2f} s ({naiv
 
 # %% [markdown]
 # Our queues shift: `torch.cat` copies all $(K-1)d$ entries at every step. The library's
-# `generate_fast` (through `WaveNet.start` and `WaveNet.step`) keeps the same queues as
+# `cached_sampler` (through `WaveNet.start` and `WaveNet.step`) keeps the same queues as
 # **ring buffers**: input $x_s$ lives in slot $s \bmod (K-1)d$, so the newest input simply
 # overwrites the oldest, and a step's work no longer depends on the dilation at all.
 
@@ -558,7 +553,7 @@ print(f"{n} samples x 2 clips: naive {naive_s:.2f} s, fast {fast_s:.2f} s ({naiv
 # %%
 prompt = test_q[:1, :400].expand(2, 400).to(device)
 both = torch.tensor([0, 1], device=device)
-long_s, generated = timed(generate_fast, trained, prompt, SAMPLE_RATE - 400, both, seed=2)
+long_s, generated = timed(cached_sampler, trained, prompt, SAMPLE_RATE - 400, both, seed=2)
 print(f"{SAMPLE_RATE - 400:,} samples x 2 in {long_s:.1f} s")
 waves = mu_law_decode(generated.cpu())  # (2, 8000) floats in [-1, 1]
 
@@ -589,14 +584,14 @@ silence = torch.full((1, 1), 128, device=device)  # µ-law level of 0.0
 label = torch.tensor([0], device=device)
 counts = [32, 128, 512]
 by_count = {name: [timed(s, trained, silence, k, label)[0] for k in counts]
-            for name, s in [("naive", generate_naive), ("fast", generate_fast)]}
+            for name, s in [("naive", recompute_sampler), ("fast", cached_sampler)]}
 
 depth_models = [WaveNet(WaveNetConfig.small(layers_per_stack=L)).to(device) for L in (2, 4, 6, 8, 10)]
 fields = [m.receptive_field for m in depth_models]
 by_field = {"naive": [], "fast": []}
 for m in depth_models:
     long_prompt = torch.randint(256, (1, m.receptive_field), device=device)
-    for name, s in [("naive", generate_naive), ("fast", generate_fast)]:
+    for name, s in [("naive", recompute_sampler), ("fast", cached_sampler)]:
         by_field[name].append(timed(s, m, long_prompt, 48, None)[0] / 48)
 speedup_by_field = np.array(by_field["naive"]) / np.array(by_field["fast"])
 

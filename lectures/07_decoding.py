@@ -36,13 +36,12 @@
 # %% tags=["browser"]
 import math
 from collections import Counter
-from importlib import resources
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from arcourse import evaluate, get_device, make_generator, seed_everything
+from arcourse import evaluate, get_device, load_checkpoint, make_generator, seed_everything
 from arcourse.data import CharTokenizer, NameBatches, load_names, split_dataset
 from arcourse.decoding import (
     MinP,
@@ -79,12 +78,10 @@ print("device:", device)
 # table counted from the same training names.
 
 # %% tags=["browser"]
-checkpoint = torch.load(resources.files("arcourse") / "checkpoints" / "decoding_char_rnn.pt",
-                        map_location=device, weights_only=True)
+shipped = load_checkpoint("decoding_char_rnn")
+checkpoint = shipped.extras  # what the script recorded: tokenizer, split seed, validation NLL
 tok = CharTokenizer.from_state_dict(checkpoint["tokenizer"])
-model = CharRNN(CharRNNConfig(**checkpoint["config"])).to(device)
-model.load_state_dict(checkpoint["state_dict"])
-model.eval()
+model = shipped.model.to(device)
 V, BOUNDARY = tok.vocab_size, tok.boundary_id
 
 names = load_names("first")

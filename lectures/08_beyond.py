@@ -47,7 +47,7 @@ import numpy as np
 import torch
 
 import arcourse
-from arcourse import evaluate, get_device, make_generator, nll, seed_everything, train
+from arcourse import evaluate, get_device, load_checkpoint, make_generator, nll, seed_everything, train
 from arcourse.data import CharTokenizer, GarchProcess, NameBatches, load_names, series_batches, split_dataset, text_batches
 from arcourse.decoding import generate
 from arcourse.metrics.evaluation import exposure_bias
@@ -107,32 +107,27 @@ if FULL_RUN:  # retrain everything with the script's recipe, plus two larger GPT
     checkpoint_path = Path(tempfile.mkdtemp()) / "lecture08_models.pt"
     script = Path(arcourse.__file__).parents[1] / "scripts" / "make_lecture08_checkpoints.py"
     subprocess.run([sys.executable, str(script), "--larger", "--out", str(checkpoint_path)], check=True)
-checkpoint = torch.load(checkpoint_path, weights_only=True)
-assert checkpoint["tokenizer"] == tokenizer.state_dict()
-recipe = checkpoint["recipe"]
+shipped = load_checkpoint(checkpoint_path)
+assert shipped.extras["tokenizer"] == tokenizer.state_dict()
+recipe = shipped.extras["recipe"]
 WINDOW = recipe["window"]
 windows = test_ids.unfold(0, WINDOW + 1, 1)  # (N, 65): every window of the test stream
 test_batches = [(w[:, :-1], w[:, 1:]) for w in windows.split(512)]  # each character once at every position
 print(f"{len(train_ids):,} training and {len(test_ids):,} test characters; recipe {recipe}")
 
 bigram = BigramLM(BigramConfig(V)).to(device).fit([(train_ids[None, :-1], train_ids[None, 1:])])
-KINDS = {"CharRNNConfig": (CharRNNConfig, CharRNN), "WaveNetConfig": (WaveNetConfig, WaveNet), "GPTConfig": (GPTConfig, GPT)}
 
 
 def trained_model(name):
-    """A model of the checkpoint, with its trained weights."""
-    entry = checkpoint["models"][name]
-    config_class, model_class = KINDS[entry["kind"]]
-    model = model_class(config_class(**entry["config"])).to(device)
-    model.load_state_dict(entry["state_dict"])
-    return model.eval()
+    """A model of the checkpoint, with its trained weights, on our device."""
+    return shipped.models[name].to(device)
 
 
 KEYS = {"LSTM": "lstm", "WaveNet": "wavenet", "GPT": "gpt"}
 families = {label: trained_model(key) for label, key in KEYS.items()}
 params = {label: sum(p.numel() for p in model.parameters()) for label, model in families.items()}
 print("parameters:", params, "| best validation loss at step:",
-      {label: checkpoint["models"][key]["best_step"] for label, key in KEYS.items()})
+      {label: shipped.model_extras[key]["best_step"] for label, key in KEYS.items()})
 assert max(params.values()) < 1.3 * min(params.values())  # comparable sizes
 
 # %% [markdown]
@@ -308,8 +303,8 @@ plt.show()
 
 # %%
 scaling = {}
-for name, entry in checkpoint["models"].items():
-    if entry["kind"] == "GPTConfig":
+for name, entry in shipped.models.items():
+    if isinstance(entry, GPT):
         model = families["GPT"] if name == "gpt" else trained_model(name)
         scaling[model.num_parameters(embeddings=False)] = evaluate(model, test_batches)
 sizes = np.array(sorted(scaling), dtype=float)

@@ -2,10 +2,10 @@
 
     .venv/bin/python scripts/make_checkpoints_pixelcnn.py
 
-Writes arcourse/checkpoints/pixelcnn_digits.pt and gated_pixelcnn_digits.pt: plain dicts
-with the model's kind, `asdict(config)`, its `state_dict`, the split seed, the steps and
-the test bits/dim measured here (no pickled objects; load with
-`torch.load(path, weights_only=True)`). Both use the recipe of the lecture's short runs
+Writes arcourse/checkpoints/pixelcnn_digits.pt and gated_pixelcnn_digits.pt with
+`save_checkpoint`: the model's kind, `asdict(config)`, its `state_dict`, and as extras the
+split seed, the steps and the test bits/dim measured here (no pickled objects;
+`load_checkpoint` reads them). Both use the recipe of the lecture's short runs
 (same widths, batch 64, AdamW with a cosine schedule), only longer. The notebook
 re-measures the test bits/dim and compares, so a stale or broken checkpoint fails loudly.
 Deterministic on the CPU: the same run gives the same files.
@@ -14,24 +14,24 @@ from __future__ import annotations
 
 import argparse
 import math
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from arcourse import evaluate, seed_everything, train
+from arcourse import evaluate, save_checkpoint, seed_everything, train
+from arcourse.checkpoint import SHIPPED
 from arcourse.data import ImageBatches, load_digits, split_images
 from arcourse.models import GatedPixelCNN, GatedPixelCNNConfig, PixelCNN, PixelCNNConfig
 
-OUT = Path(__file__).resolve().parents[1] / "arcourse" / "checkpoints"
+OUT = SHIPPED
 SPLIT_SEED = 0
 LEVELS = 17
 
 
 MODELS = {  # the lecture's two architectures, by checkpoint file name
-    "pixelcnn_digits": lambda: PixelCNN(PixelCNNConfig(levels=LEVELS, hidden_channels=32, n_layers=5,
+    "pixelcnn_digits": lambda: PixelCNN(PixelCNNConfig(vocab_size=LEVELS, hidden_channels=32, n_layers=5,
                                                        first_kernel_size=5)),
-    "gated_pixelcnn_digits": lambda: GatedPixelCNN(GatedPixelCNNConfig(levels=LEVELS, hidden_channels=32,
+    "gated_pixelcnn_digits": lambda: GatedPixelCNN(GatedPixelCNNConfig(vocab_size=LEVELS, hidden_channels=32,
                                                                        n_layers=5)),
 }
 
@@ -57,10 +57,8 @@ def main() -> None:
         test_bpd = evaluate(model, test) / math.log(2)
         print(f"{name}: {args.steps} steps in {history.seconds:.0f} s; test {test_bpd:.4f} bits/dim; validation "
               f"{[round(x / math.log(2), 3) for x in history.eval_loss]} bits/dim by {history.eval_steps}")
-        args.out.mkdir(parents=True, exist_ok=True)
-        path = args.out / f"{name}.pt"
-        torch.save({"kind": type(model).__name__, "config": asdict(model.config), "state_dict": model.state_dict(),
-                    "split_seed": SPLIT_SEED, "steps": args.steps, "test_bpd": test_bpd}, path)
+        path = save_checkpoint(args.out / f"{name}.pt", model, split_seed=SPLIT_SEED, steps=args.steps,
+                               test_bpd=test_bpd)
         print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB)")
 
 

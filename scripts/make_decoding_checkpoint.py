@@ -4,23 +4,23 @@
 
 Writes arcourse/checkpoints/decoding_char_rnn.pt: a plain dict with the model's
 `asdict(config)`, its `state_dict`, the tokenizer's state, and the split seed and losses it
-was trained with (no pickled objects; load with `torch.load(path, weights_only=True)`).
+was trained with, by `save_checkpoint` (no pickled objects; `load_checkpoint` reads it).
 The notebook checks that it beats a bigram model on the validation names, so a stale or
 broken checkpoint fails loudly. Deterministic on the CPU: the same run gives the same file.
 """
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from arcourse import evaluate, seed_everything, train
+from arcourse import evaluate, save_checkpoint, seed_everything, train
+from arcourse.checkpoint import SHIPPED
 from arcourse.data import CharTokenizer, NameBatches, load_names, split_dataset
 from arcourse.models import CharRNN, CharRNNConfig
 
-OUT = Path(__file__).resolve().parents[1] / "arcourse" / "checkpoints" / "decoding_char_rnn.pt"
+OUT = SHIPPED / "decoding_char_rnn.pt"
 SPLIT_SEED = 0
 
 
@@ -43,9 +43,8 @@ def main() -> None:
     val_nll = evaluate(model, val)
     print(f"{args.steps} steps in {history.seconds:.0f} s; validation NLL {val_nll:.3f} nats/char "
           f"(history: {[round(x, 3) for x in history.eval_loss]})")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"config": asdict(config), "state_dict": model.state_dict(), "tokenizer": tok.state_dict(),
-                "split_seed": SPLIT_SEED, "steps": args.steps, "val_nll": val_nll}, args.out)
+    save_checkpoint(args.out, model, tokenizer=tok.state_dict(), split_seed=SPLIT_SEED, steps=args.steps,
+                    val_nll=val_nll)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e3:.0f} kB)")
 
 

@@ -7,7 +7,8 @@ or more steps to leave the bigram plateau, more than the lecture's CPU budget, s
 script trains every model with the same recipe (steps, batch, learning rate, schedule) and
 keeps, per model, the weights with the best validation loss among evaluations every
 `--eval-every` steps (early stopping: 29k training characters are soon memorised, by the
-WaveNet first). It stores `asdict(config)` + `state_dict` (no pickled objects) and the recipe:
+WaveNet first, kept by `train`'s `on_eval` hook). It writes them with `save_checkpoint`
+(`asdict(config)` + `state_dict` per model, no pickled objects) and the recipe:
 
     python scripts/make_lecture08_checkpoints.py                 # about 4 CPU-minutes
     python scripts/make_lecture08_checkpoints.py --steps 100 --out /tmp/lecture08.pt
@@ -19,18 +20,16 @@ The lecture measures training speed itself (a short timed run of each family); w
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
 
 import torch
 
-import arcourse
-from arcourse import get_device, seed_everything, train
+from arcourse import get_device, save_checkpoint, seed_everything, train
+from arcourse.checkpoint import SHIPPED, model_for
 from arcourse.data import CharTokenizer, load_names, split_dataset, text_batches
-from arcourse.models import GPT, CharRNN, CharRNNConfig, GPTConfig, WaveNet, WaveNetConfig
+from arcourse.models import CharRNNConfig, GPTConfig, WaveNetConfig
 
-OUT = Path(arcourse.__file__).parent / "checkpoints" / "lecture08_models.pt"
+OUT = SHIPPED / "lecture08_models.pt"
 WINDOW = 64  # characters per training window: the GPT's context and the WaveNet's receptive field
 
 
@@ -38,7 +37,7 @@ def family_configs(vocab_size: int) -> dict[str, object]:
     """Section 1: three families of about 30k parameters."""
     return {
         "lstm": CharRNNConfig(vocab_size, cell="lstm", d_embed=24, d_hidden=72),
-        "wavenet": WaveNetConfig(n_classes=vocab_size, residual_channels=24, skip_channels=48, layers_per_stack=6,
+        "wavenet": WaveNetConfig(vocab_size=vocab_size, residual_channels=24, skip_channels=48, layers_per_stack=6,
                                  n_stacks=1),  # dilations 1..32: receptive field 64 = WINDOW
         "gpt": GPTConfig(vocab_size=vocab_size, context_len=WINDOW, n_layers=2, n_heads=4, d_model=32),
     }
@@ -54,19 +53,16 @@ def scaling_configs(vocab_size: int, larger: bool = False) -> dict[str, GPTConfi
             for n, d, h in shapes}
 
 
-def build(config) -> torch.nn.Module:
-    """The model a config describes."""
-    kinds = {CharRNNConfig: CharRNN, WaveNetConfig: WaveNet, GPTConfig: GPT}
-    return kinds[type(config)](config)
+class KeepBest:
+    """An `on_eval` hook for `train`: a copy of the weights at the lowest evaluation loss."""
 
+    def __init__(self):
+        self.loss, self.step, self.state_dict = float("inf"), -1, None
 
-def snapshotting(model: torch.nn.Module, batches: list, snapshots: list) -> Callable[[], list]:
-    """`eval_batches` for `train` that also keeps a copy of the weights each time it is asked,
-    so that the weights of the best evaluation (`History.eval_loss`) can be restored."""
-    def eval_batches() -> list:
-        snapshots.append({k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
-        return batches
-    return eval_batches
+    def __call__(self, step: int, loss: float, model: torch.nn.Module) -> None:
+        if loss < self.loss:
+            self.loss, self.step = loss, step
+            self.state_dict = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
 def main() -> None:
@@ -91,23 +87,22 @@ def main() -> None:
                   eval_every=args.eval_every, seed=0)
 
     configs = {**family_configs(tok.vocab_size), **scaling_configs(tok.vocab_size, args.larger)}
-    models = {}
+    models, extras = {}, {}
     for name, config in configs.items():
         seed_everything(recipe["seed"])
-        model = build(config).to(device)
-        snapshots: list[dict] = []
+        model = model_for(config).to(device)
+        best = KeepBest()
         history = train(model, text_batches(train_ids, WINDOW, recipe["batch_size"], seed=recipe["seed"]),
                         recipe["steps"], lr=recipe["lr"], schedule=recipe["schedule"],
-                        warmup_steps=recipe["warmup_steps"], eval_batches=snapshotting(model, val_batches, snapshots),
-                        eval_every=recipe["eval_every"], description=name)
-        best = min(range(len(history.eval_loss)), key=history.eval_loss.__getitem__)
+                        warmup_steps=recipe["warmup_steps"], eval_batches=val_batches,
+                        eval_every=recipe["eval_every"], on_eval=best, description=name)
         print(f"{name:12s} {sum(p.numel() for p in model.parameters()):7d} parameters  validation "
-              f"{history.eval_loss[best]:.3f} nats/char at step {history.eval_steps[best] + 1} "
+              f"{best.loss:.3f} nats/char at step {best.step + 1} "
               f"(last {history.eval_loss[-1]:.3f})  {history.seconds:.0f} s")
-        models[name] = {"kind": type(config).__name__, "config": asdict(config), "state_dict": snapshots[best],
-                        "best_step": history.eval_steps[best] + 1, "validation_nll": history.eval_loss[best]}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"recipe": recipe, "tokenizer": tok.state_dict(), "models": models}, args.out)
+        model.load_state_dict(best.state_dict)
+        models[name] = model
+        extras[name] = {"best_step": best.step + 1, "validation_nll": best.loss}
+    save_checkpoint(args.out, models, model_extras=extras, recipe=recipe, tokenizer=tok.state_dict())
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e3:.0f} kB)")
 
 

@@ -3,7 +3,7 @@
 The lecture trains the same architecture for a few hundred steps live (enough to beat the
 baselines); sampling good-sounding audio takes longer. This script trains it on synthetic
 music drawn with a different seed from the lecture's clips (so the lecture's test clips stay
-unseen) and writes `asdict(config)` + `state_dict` (no pickled objects):
+unseen) and writes it with `save_checkpoint` (`asdict(config)` + `state_dict`, no pickles):
 
     python scripts/make_wavenet_checkpoint.py                # about 15 CPU-minutes
     python scripts/make_wavenet_checkpoint.py --steps 200 --out /tmp/wavenet.pt
@@ -12,23 +12,17 @@ from __future__ import annotations
 
 import argparse
 import math
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-import arcourse
-from arcourse import get_device, mu_law_encode, nll, seed_everything, train
+from arcourse import get_device, mu_law_encode, save_checkpoint, seed_everything, train
+from arcourse.checkpoint import SHIPPED
 from arcourse.data import audio_batches, synthetic_music
 from arcourse.models import WaveNet, WaveNetConfig
 
-OUT = Path(arcourse.__file__).parent / "checkpoints" / "wavenet_music.pt"
+OUT = SHIPPED / "wavenet_music.pt"
 INSTRUMENTS = ("sine", "clarinet")  # condition 0 and 1, as in the lecture
-
-
-def conditioned_loss(model, batch):
-    inputs, targets, condition = batch
-    return nll(model(inputs, condition), targets, reduction="sum"), torch.tensor(targets.numel())
 
 
 def main() -> None:
@@ -46,14 +40,12 @@ def main() -> None:
     train_labels, valid_labels = torch.as_tensor(labels[:-16]), torch.as_tensor(labels[-16:])
     model = WaveNet(config).to(device)
     history = train(model, audio_batches(train_q, 512, 16, conditions=train_labels, seed=1), args.steps,
-                    lr=1e-2, schedule="cosine", warmup_steps=100, loss_fn=conditioned_loss,
+                    lr=1e-2, schedule="cosine", warmup_steps=100,
                     eval_batches=lambda: [(valid_q[:, :-1], valid_q[:, 1:], valid_labels)],
                     eval_every=max(1, args.steps // 10))
     bits = [round(loss / math.log(2), 3) for loss in history.eval_loss]
     print(f"validation bits/sample every {max(1, args.steps // 10)} steps: {bits} ({history.seconds:.0f} s)")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"config": asdict(config), "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
-                "instruments": list(INSTRUMENTS), "steps": args.steps, "validation_bits": bits[-1]}, args.out)
+    save_checkpoint(args.out, model, instruments=list(INSTRUMENTS), steps=args.steps, validation_bits=bits[-1])
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e3:.0f} kB)")
 
 

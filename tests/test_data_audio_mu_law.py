@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from arcourse import dequantize, mu_law_compress, mu_law_decode, mu_law_encode, mu_law_expand, quantize
+from arcourse import dequantize_signal, mu_law_compress, mu_law_decode, mu_law_encode, mu_law_expand, quantize_signal
 
 
 def reference_encode(x: np.ndarray, levels: int) -> np.ndarray:
@@ -68,11 +68,11 @@ def test_round_trip_error_is_relative(x, levels):
 
 
 def test_quantize_and_dequantize():
-    q = quantize(torch.tensor([-1.0, -0.5, 0.0, 0.5, 1.0]), levels=5)
+    q = quantize_signal(torch.tensor([-1.0, -0.5, 0.0, 0.5, 1.0]), levels=5)
     assert q.tolist() == [0, 1, 2, 3, 4]
-    torch.testing.assert_close(dequantize(q, levels=5), torch.tensor([-1.0, -0.5, 0.0, 0.5, 1.0]))
+    torch.testing.assert_close(dequantize_signal(q, levels=5), torch.tensor([-1.0, -0.5, 0.0, 0.5, 1.0]))
     y = torch.rand(1000) * 2 - 1
-    assert float((dequantize(quantize(y)) - y).abs().max()) <= 1 / 255 + 1e-6  # half a step
+    assert float((dequantize_signal(quantize_signal(y)) - y).abs().max()) <= 1 / 255 + 1e-6  # half a step
 
 
 @pytest.mark.parametrize("call, match", [

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from arcourse.data import ImageBatches, ImageData, load_digits, load_image_array, quantize, split_images
+from arcourse.data import ImageBatches, ImageData, load_digits, load_image_array, quantize_intensities, split_images
 
 
 def test_digits_as_shipped():
@@ -24,9 +24,9 @@ def test_digits_quantised_to_fewer_levels():
 
 def test_quantize_by_hand():
     values = np.array([0, 63, 64, 127, 128, 255])
-    assert quantize(values, 255, 4).tolist() == [0, 0, 1, 1, 2, 3]
-    assert quantize(values, 255, 256).tolist() == values.tolist()
-    assert quantize(torch.tensor([[0, 1], [2, 3]]), 3, 2).tolist() == [[0, 0], [1, 1]]
+    assert quantize_intensities(values, 255, 4).tolist() == [0, 0, 1, 1, 2, 3]
+    assert quantize_intensities(values, 255, 256).tolist() == values.tolist()
+    assert quantize_intensities(torch.tensor([[0, 1], [2, 3]]), 3, 2).tolist() == [[0, 0], [1, 1]]
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -36,14 +36,14 @@ def test_quantize_by_hand():
 ])
 def test_quantize_rejects_bad_settings(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        quantize(np.array([0, 1]), **kwargs)
+        quantize_intensities(np.array([0, 1]), **kwargs)
 
 
 def test_quantize_rejects_values_out_of_range():
     with pytest.raises(ValueError, match=r"values must lie in \[0, 3\]"):
-        quantize(np.array([0, 4]), 3, 2)
+        quantize_intensities(np.array([0, 4]), 3, 2)
     with pytest.raises(ValueError, match="values must lie"):
-        quantize(np.array([-1, 2]), 3, 2)
+        quantize_intensities(np.array([-1, 2]), 3, 2)
 
 
 def test_split_is_deterministic_disjoint_and_complete():

@@ -59,12 +59,16 @@ def test_conditional_nll_is_the_student_t_density_and_the_best_on_average():
     (dict(alpha=-0.1), "alpha >= 0"),
     (dict(alpha=0.5, beta=0.5), "alpha \\+ beta < 1"),
     (dict(df=2.0), "df > 2"),
-    (dict(mean=float("nan")), "finite number for mean"),
-    (dict(beta="0.9"), "finite number for beta"),
+    (dict(mean=float("nan")), "finite number mean"),
 ])
 def test_bad_parameters_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         GarchProcess(**kwargs)
+
+
+def test_a_parameter_of_the_wrong_type_is_a_type_error():
+    with pytest.raises(TypeError, match="beta='0.9'"):
+        GarchProcess(beta="0.9")
 
 
 def test_bad_sample_arguments_are_named():

@@ -38,9 +38,9 @@ def test_seeding_repeats_every_generator():
     assert torch.equal(a, torch.rand(4, generator=make_generator(7)))
 
 
-@pytest.mark.parametrize("seed", [-1, 1.5, True, "0"])
-def test_bad_seeds_raise(seed):
-    with pytest.raises(ValueError, match="seed"):
+@pytest.mark.parametrize("seed, error", [(-1, ValueError), (1.5, TypeError), (True, TypeError), ("0", TypeError)])
+def test_bad_seeds_raise(seed, error):
+    with pytest.raises(error, match="seed"):
         seed_everything(seed)
-    with pytest.raises(ValueError, match="seed"):
+    with pytest.raises(error, match="seed"):
         make_generator(seed)

@@ -115,8 +115,8 @@ def test_start_and_step_equal_the_full_forward(config):
 
 
 def test_step_follows_weights_changed_after_the_first_generation():
-    """`step` sums the skips with stacked weights it caches; training in between, loading
-    other weights or editing one in place must not leave it on stale ones."""
+    """`step` reads the current weights (nothing cached on the module): training in between,
+    loading other weights or editing one in place must not leave it on stale ones."""
     config = WaveNetConfig.tiny()
     model = model_for(config)
     x = torch.randint(config.vocab_size, (2, 12))

@@ -85,3 +85,41 @@ def test_bad_arguments_raise(kwargs, message):
 def test_empty_data_raises():
     with pytest.raises(ValueError, match="empty"):
         train(Bigram(5), [], 1, progress=False)
+
+
+def test_on_eval_sees_every_evaluation_in_eval_mode_and_eval_batches_may_be_a_list():
+    torch.manual_seed(0)
+    model, data, seen = Bigram(5), cyclic_batches(), []
+
+    def on_eval(step, loss, m):
+        assert m is model and not m.training  # evaluated weights, dropout off
+        seen.append((step, loss))
+
+    history = train(model, data, 12, eval_batches=data, eval_every=4, on_eval=on_eval, progress=False)
+    assert seen == list(zip(history.eval_steps, history.eval_loss)) and [s for s, _ in seen] == [3, 7, 11]
+    assert not model.training  # train leaves the model in eval mode, as documented
+
+
+def test_default_loss_passes_a_batch_condition():
+    class Conditioned(Bigram):
+        def forward(self, idx, condition=None):  # the condition shifts every logit of its row
+            return self.table(idx) + 10.0 * torch.nn.functional.one_hot(condition, 5)[:, None, :]
+
+    seq = torch.zeros(2, 4, dtype=torch.long)
+    condition = torch.tensor([1, 3])
+    model = Conditioned(5)
+    with torch.no_grad():
+        model.table.weight.zero_()
+    loss = evaluate(model, [(seq, condition[:, None].expand(2, 4), condition)])
+    assert loss < 1e-3  # the condition alone predicts the targets
+
+
+def test_evaluate_restores_the_mode_even_when_the_loss_fails():
+    model = Bigram(5).train()
+
+    def broken(m, batch):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        evaluate(model, cyclic_batches(), broken)
+    assert model.training

@@ -79,10 +79,11 @@ def test_eval_mode_scores_teacher_forcing_and_training_runs():
     assert evaluate(model, batches, loss_fn) == pytest.approx(evaluate(model, batches))
 
 
-@pytest.mark.parametrize("kwargs", [dict(probability=-0.1), dict(probability=1.5), dict(probability=True),
-                                    dict(probability=0.5, ramp_steps=-1), dict(probability=0.5, ramp_steps=2.5)])
-def test_bad_arguments(kwargs):
-    with pytest.raises(ValueError, match="probability|ramp_steps"):
+@pytest.mark.parametrize("kwargs, error", [
+    (dict(probability=-0.1), ValueError), (dict(probability=1.5), ValueError), (dict(probability=True), TypeError),
+    (dict(probability=0.5, ramp_steps=-1), ValueError), (dict(probability=0.5, ramp_steps=2.5), TypeError)])
+def test_bad_arguments(kwargs, error):
+    with pytest.raises(error, match="probability|ramp_steps"):
         ScheduledSampling(**kwargs)
 
 

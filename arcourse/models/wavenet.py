@@ -170,7 +170,7 @@ class ResidualLayer(nn.Module):
             x: (B, C) the input at time t; condition_bias: (B, 2C, 1) or None.
         Returns:
             (x + residual (B, C), the gated activation a (B, C)). The skip output is
-            `self.skip` applied to a; `WaveNet.step` applies all layers' skips in one product.
+            `self.skip` applied to a (`WaveNet.step` applies it).
         """
         bias = None if condition_bias is None else condition_bias[:, :, 0]
         a = self._activation(self.conv.step(queue, x, t), bias)  # (B, C)
@@ -201,15 +201,12 @@ class WaveNetState:
 
     The queues are ring buffers shared by successive states (the past is never copied or
     shifted): `step` writes the newest input into them, so continue only from the newest
-    state. The stacked skip weights are taken when `start` runs, so a generation uses the
-    weights it started with, as its queues do.
+    state. Nothing is kept on the module.
     """
 
     queues: list[torch.Tensor]                       # layer i: (B, C, (K - 1) d_i); x_s in slot s % L_i
     condition_biases: list[torch.Tensor | None]      # layer i: (B, 2C, 1) shift of its gate, or None
     time: int                                        # how many samples have been fed in so far
-    skip_weight: torch.Tensor                        # (S, layers * C): every layer's skip side by side
-    skip_bias: torch.Tensor                          # (S,): their summed biases
 
 
 class WaveNet(nn.Module):
@@ -233,14 +230,6 @@ class WaveNet(nn.Module):
     @property
     def receptive_field(self) -> int:
         return self.config.receptive_field
-
-    @torch.no_grad()
-    def _stacked_skips(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Every layer's skip 1x1 convolution side by side, (S, layers * C), and their summed
-        biases (S,): the sum of all skips at one time step is then one matrix product."""
-        weight = torch.cat([layer.skip.weight[:, :, 0] for layer in self.layers], dim=1)  # (S, layers * C)
-        bias = torch.stack([layer.skip.bias for layer in self.layers]).sum(dim=0)  # (S,)
-        return weight, bias
 
     @property
     def context_len(self) -> int:
@@ -298,7 +287,7 @@ class WaveNet(nn.Module):
             last = F.pad(h, (L, 0))[..., -L:]  # times T - L .. T - 1 (the zero padding before 0)
             queues.append(last.roll(T % L, dims=-1))  # time s goes to ring slot s % L
         biases = [layer.condition_bias(condition) for layer in self.layers]
-        return self.head(skips[..., -1:])[:, -1], WaveNetState(queues, biases, T, *self._stacked_skips())
+        return self.head(skips[..., -1:])[:, -1], WaveNetState(queues, biases, T)
 
     def step(self, tokens: torch.Tensor, state: WaveNetState) -> tuple[torch.Tensor, WaveNetState]:
         """Feed one new sample per row: O(layers) work, whatever the receptive field.
@@ -314,13 +303,11 @@ class WaveNet(nn.Module):
         if tokens.shape != (state.queues[0].shape[0],):
             raise ValueError(f"tokens must have shape (B,) = ({state.queues[0].shape[0]},), got {tuple(tokens.shape)}")
         h = self.embedding(tokens)  # (B, C)
-        activations = []
+        skips = 0
         for layer, queue, bias in zip(self.layers, state.queues, state.condition_biases):
             h, a = layer.step(queue, h, state.time, bias)  # (B, C), (B, C)
-            activations.append(a)
-        # the sum over layers of skip_i(a_i) as one product, (B, layers * C) @ (layers * C, S):
-        # cheaper than one small product and one addition per layer
-        skips = F.linear(torch.cat(activations, dim=1), state.skip_weight, state.skip_bias)  # (B, S)
+            # the skip's 1x1 convolution on one time step is a plain linear map
+            skips = skips + F.linear(a, layer.skip.weight[:, :, 0], layer.skip.bias)  # (B, S)
         return self.head.step(skips), dataclasses.replace(state, time=state.time + 1)
 
 

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from arcourse.grading.api import check_close, points, question
 from arcourse.metrics import nll
-from arcourse.models import GatedPixelCNN, GatedPixelCNNConfig, MaskedConv2d, log_likelihood, pixelcnn_mask
+from arcourse.metrics import log_likelihood
+from arcourse.models import GatedPixelCNN, GatedPixelCNNConfig, MaskedConv2d, pixelcnn_mask
 
 FEW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -92,7 +93,7 @@ class TestBitsPerDim:
 def _sharp_model(levels=2, data_channels=1, seed=0):
     """A small random gated PixelCNN whose conditionals are far from uniform."""
     torch.manual_seed(seed)
-    model = GatedPixelCNN(GatedPixelCNNConfig.tiny(levels=levels, data_channels=data_channels))
+    model = GatedPixelCNN(GatedPixelCNNConfig.tiny(vocab_size=levels, data_channels=data_channels))
     with torch.no_grad():
         model.head[-1].weight.mul_(6)
     assert isinstance(model.head[-1], MaskedConv2d)
