@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from arcourse.decoding import Processor, Temperature, TopK, TopP, apply_processors, generate, next_token_logits
+from arcourse.decoding import Processor, apply_processors, generate, next_token_logits, processors_for
 from arcourse.device import make_generator
 
 
@@ -50,16 +50,6 @@ def next_token_view(model: torch.nn.Module, prompt: torch.Tensor | Sequence[int]
     kept = after > 0
     return NextTokenView(before=before.cpu().numpy(), after=after.cpu().numpy(), kept=kept.cpu().numpy(),
                          kept_mass=float(before[kept].sum()))
-
-
-def processors_for(temperature: float, top_k: int, top_p: float) -> list[Processor]:
-    """The panel's processors: Temperature, then TopK (top_k = 0: off), then TopP (top_p = 1: off)."""
-    procs: list[Processor] = [Temperature(temperature)]
-    if top_k != 0:
-        procs.append(TopK(top_k))
-    if top_p != 1.0:
-        procs.append(TopP(top_p))
-    return procs
 
 
 def _bar_chart_png(view: NextTokenView, labels: list[str], n_bars: int) -> bytes:

@@ -39,9 +39,10 @@ from collections import Counter
 
 import matplotlib.pyplot as plt
 import numpy as np
+import scipy.stats
 import torch
 
-from arcourse import evaluate, get_device, load_checkpoint, make_generator, seed_everything
+from arcourse import chi_square_test, evaluate, get_device, load_checkpoint, make_generator, seed_everything
 from arcourse.data import CharTokenizer, NameBatches, load_names, split_dataset
 from arcourse.decoding import (
     MinP,
@@ -58,7 +59,7 @@ from arcourse.decoding import (
     sample_tokens,
     sequence_log_probs,
 )
-from arcourse.models import CharRNN, CharRNNConfig
+from arcourse.models import BigramConfig, BigramLM, CharRNN, CharRNNConfig
 from arcourse.widgets import DecodingPanel
 
 device = get_device()
@@ -88,15 +89,8 @@ names = load_names("first")
 train_names, val_names, _ = split_dataset(names, (0.8, 0.1, 0.1), seed=checkpoint["split_seed"])
 val_nll = evaluate(model, NameBatches(val_names, tok, batch_size=512, shuffle=False))
 
-counts = torch.ones(V, V)  # add-one smoothing
-for name in train_names:
-    ids = tok.encode(name, add_boundary=True)
-    for a, b in zip(ids, ids[1:]):
-        counts[a, b] += 1
-bigram_logp = (counts / counts.sum(1, keepdim=True)).log()
-pairs = [(a, b) for name in val_names for a, b in zip(tok.encode(name, add_boundary=True)[:-1],
-                                                       tok.encode(name, add_boundary=True)[1:])]
-bigram_nll = -sum(bigram_logp[a, b].item() for a, b in pairs) / len(pairs)
+bigram = BigramLM(BigramConfig(V, alpha=1.0)).fit(NameBatches(train_names, tok, batch_size=512, shuffle=False))
+bigram_nll = evaluate(bigram, NameBatches(val_names, tok, batch_size=512, shuffle=False))  # add-one smoothed
 print(f"validation NLL: LSTM {val_nll:.3f} nats/char, bigram {bigram_nll:.3f}, uniform {math.log(V):.3f}")
 assert abs(val_nll - checkpoint["val_nll"]) < 1e-4, "the checkpoint is not the model its script measured"
 assert val_nll < bigram_nll - 0.2, "the checkpoint should beat the bigram baseline clearly"
@@ -152,13 +146,6 @@ print("generate() agrees with the loop above")
 # must not be tiny.
 
 # %%
-def chi_square_p_value(observed, expected):
-    """P(chi2 >= statistic) with len(observed) - 1 degrees of freedom."""
-    statistic = ((observed - expected) ** 2 / expected).sum()
-    dof = torch.tensor(len(observed) - 1.0, dtype=torch.float64)
-    return torch.special.gammaincc(dof / 2, statistic / 2).item()
-
-
 N = 20_000
 samples = generate(model, torch.full((N, 1), BOUNDARY, device=device), 2, eos_id=BOUNDARY,
                    generator=make_generator(1, device))  # (N, 3): the boundary and two tokens
@@ -172,8 +159,10 @@ torch.testing.assert_close(pair_p.sum(), torch.tensor(1.0, dtype=torch.float64))
 observed = torch.bincount(samples[:, 1] * V + samples[:, 2], minlength=V * V).cpu().double()
 expected = N * pair_p.flatten()
 big = expected >= 5
-p_value = chi_square_p_value(torch.cat([observed[big], observed[~big].sum()[None]]),
-                             torch.cat([expected[big], expected[~big].sum()[None]]))
+statistic, p_value = chi_square_test(observed, pair_p.flatten())  # pools the cells expected < 5 times
+reference = scipy.stats.chisquare(torch.cat([observed[big], observed[~big].sum()[None]]).numpy(),
+                                  torch.cat([expected[big], expected[~big].sum()[None]]).numpy())
+assert math.isclose(p_value, reference.pvalue, rel_tol=1e-6, abs_tol=1e-12)  # SciPy agrees
 print(f"chi-square over {int(big.sum())} pairs + the pooled rest: p = {p_value:.3f}")
 assert p_value > 1e-3
 

@@ -173,7 +173,7 @@ def test_verify_draft_first_token_and_acceptance_rate_by_sampling():
     p_rows = torch.stack([_random_probs(V, gen, zeros=False) for _ in range(k + 1)]).float()  # (k+1, V)
     q_rows = torch.stack([_random_probs(V, gen, zeros=False) for _ in range(k)]).float()  # (k, V)
     draft = torch.multinomial(q_rows, B, replacement=True, generator=gen).T  # (B, k)
-    n, nxt = verify_draft(p_rows.expand(B, -1, -1), q_rows.expand(B, -1, -1), draft, gen)
+    n, nxt = verify_draft(p_rows.expand(B, -1, -1), q_rows.expand(B, -1, -1), draft, generator=gen)
     first = torch.where(n > 0, draft[:, 0], nxt)
     _, p_value = chi_square_test(torch.bincount(first, minlength=V), p_rows[0])
     assert p_value > P_MIN
@@ -189,7 +189,7 @@ def test_verify_draft_first_token_and_acceptance_rate_by_sampling():
 def test_verify_draft_with_no_draft_is_a_plain_draw():
     gen = torch.Generator().manual_seed(1)
     p = torch.tensor([0.1, 0.6, 0.3]).expand(30_000, 1, 3)
-    n, nxt = verify_draft(p, p.new_zeros(30_000, 0, 3), torch.zeros(30_000, 0, dtype=torch.long), gen)
+    n, nxt = verify_draft(p, p.new_zeros(30_000, 0, 3), torch.zeros(30_000, 0, dtype=torch.long), generator=gen)
     assert int(n.max()) == 0
     assert chi_square_test(torch.bincount(nxt, minlength=3), p[0, 0])[1] > P_MIN
 

@@ -91,8 +91,8 @@ def test_quantile_inverts_cdf_intervals_cover_and_samples_follow(out):
     torch.testing.assert_close(out.cdf(high) - out.cdf(low), torch.full((3,), 0.8), atol=1e-5, rtol=0)
     # samples: their CDF values (the probability integral transform) are uniform
     many = type(out)(*(field.expand(10_000, 3) for field in out))
-    draws = many.sample(torch.Generator().manual_seed(0))  # (10000, 3)
-    torch.testing.assert_close(many.sample(torch.Generator().manual_seed(0)), draws)
+    draws = many.sample(generator=torch.Generator().manual_seed(0))  # (10000, 3)
+    torch.testing.assert_close(many.sample(generator=torch.Generator().manual_seed(0)), draws)
     pit = many.cdf(draws)
     for column in range(3):
         counts = torch.histc(pit[:, column], bins=10, min=0, max=1)
@@ -193,7 +193,7 @@ def test_forecast_paths_follow_the_ar_model():
         want_var.append(variance)
         assert float(paths[:, h].mean()) == pytest.approx(mean, abs=4 * math.sqrt(variance / 20_000))
     torch.testing.assert_close(paths.var(0), torch.tensor(want_var), rtol=0.05, atol=0)
-    again = forecast(model, torch.tensor([1.0, 2.0]), 5, 20_000, torch.Generator().manual_seed(0))
+    again = forecast(model, torch.tensor([1.0, 2.0]), 5, 20_000, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(again, paths)
     with pytest.raises(ValueError, match="horizon >= 1"):
         forecast(model, torch.tensor([1.0]), 0, 3)

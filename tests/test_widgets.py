@@ -8,7 +8,8 @@ from decoding_helpers import TinyLM
 
 from arcourse.data import CharTokenizer
 from arcourse.decoding import Temperature, TopK, TopP
-from arcourse.widgets import DecodingPanel, next_token_view, processors_for
+from arcourse.decoding import processors_for
+from arcourse.widgets import DecodingPanel, next_token_view
 
 pytest.importorskip("ipywidgets")
 

@@ -59,7 +59,7 @@ def residual_distribution(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return torch.where(total > 0, excess / total.clamp(min=torch.finfo(p.dtype).tiny), p)
 
 
-def verify_draft(p: torch.Tensor, q: torch.Tensor, draft: torch.Tensor,
+def verify_draft(p: torch.Tensor, q: torch.Tensor, draft: torch.Tensor, *,
                  generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The accept/reject step for B independent rows of k drafted tokens each.
 
@@ -198,7 +198,7 @@ def _speculative_loop(target, draft, seq, squeeze, max_new_tokens, k, processors
             logits = target(window)[0, -(k_now + 1):]  # (k_now + 1, V)
         p = apply_processors(logits, processors).float().softmax(dim=-1)[None]  # (1, k_now + 1, V)
         q = torch.stack(probs, dim=1) if probs else p.new_zeros(1, 0, p.shape[-1])  # (1, k_now, V)
-        n_accepted, next_token = verify_draft(p, q, drafted, generator)
+        n_accepted, next_token = verify_draft(p, q, drafted, generator=generator)
         new = torch.cat([drafted[:, : int(n_accepted)], next_token[:, None]], dim=1)  # (1, n + 1)
         if cached_target:  # forget the rejected drafts; the new token is read next round
             cache = cache.crop(seq.shape[1] + int(n_accepted))

@@ -157,7 +157,7 @@ class GaussianOutput(_GaussianFields, _Predictive):
         _check_prob(prob)
         return self.loc + self.scale * math.sqrt(2) * torch.erfinv(2 * prob - 1)
 
-    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """One draw per element, with a seeded generator."""
         noise = torch.randn(self.loc.shape, dtype=self.loc.dtype, device=self.loc.device, generator=generator)
         return self.loc + self.scale * noise
@@ -188,7 +188,7 @@ class StudentTOutput(_StudentTFields, _Predictive):
         z = _standard_t_quantile(prob.double().expand(shape), self.df.double().expand(shape))
         return (self.loc.double() + self.scale.double() * z).to(self.loc.dtype)
 
-    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """One draw per element, with a seeded generator."""
         loc, scale, df = torch.broadcast_tensors(self.loc, self.scale, self.df)
         return loc + scale * _sample_standard_t(df.double(), generator).to(loc.dtype)
@@ -356,7 +356,7 @@ class LinearAR(nn.Module):
 
 
 @torch.no_grad()
-def forecast(model: nn.Module, history: torch.Tensor, horizon: int, n_paths: int,
+def forecast(model: nn.Module, history: torch.Tensor, horizon: int, n_paths: int, *,
              generator: torch.Generator | None = None) -> torch.Tensor:
     """Sample `n_paths` continuations of `history`, feeding each sampled value back in.
 
@@ -378,7 +378,7 @@ def forecast(model: nn.Module, history: torch.Tensor, horizon: int, n_paths: int
     paths = []
     with eval_mode(model):
         for _ in range(horizon):
-            step = model(window).last().sample(generator)  # (n_paths,)
+            step = model(window).last().sample(generator=generator)  # (n_paths,)
             paths.append(step)
             window = torch.cat([window, step[:, None]], dim=1)[:, -model.context_len:]
     return torch.stack(paths, dim=1)  # (n_paths, horizon)
