@@ -147,7 +147,7 @@ def sample_pixels(model, images, known, temperature=1.0, seed=0):
 
 # %%
 torch.manual_seed(0)
-model = GatedPixelCNN(GatedPixelCNNConfig.tiny(levels=3))
+model = GatedPixelCNN(GatedPixelCNNConfig.tiny(vocab_size=3))
 images = torch.randint(0, 3, (4, 1, 3, 3))
 row = torch.arange(3).view(1, 1, 3, 1).expand(4, 1, 3, 3)   # the row of each sub-pixel
 known = row == 0                                               # the top row is given

@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 
 from arcourse import make_generator
-from arcourse.decoding import sample_tokens
-from arcourse.models import WaveNet, WaveNetConfig, generate_naive
+from arcourse.decoding import generate, sample_tokens
+from arcourse.models import WaveNet, WaveNetConfig
 
 torch.manual_seed(0)
 
@@ -163,7 +163,7 @@ assert queue.tolist() == [[[4.0, 5.0]]]                             # the last t
 # With `conv_step`, here is a complete fast sampler for the library's `WaveNet` (nothing to
 # fill in): per new sample, every layer does one `conv_step`, its gated unit, and adds its
 # skip output. It feeds the prompt one sample at a time too, and draws each sample exactly
-# as `generate_naive` does, so with the same seed both must give the same samples.
+# as `generate(..., use_cache=False)` does, so with the same seed both must give the same samples.
 
 # %%
 @torch.no_grad()
@@ -190,6 +190,6 @@ def fast_generate(model, prompt, n_samples, seed):
 tiny = WaveNet(WaveNetConfig.tiny()).eval()
 prompt = torch.tensor([[3, 1, 4], [1, 5, 9]])
 fast = fast_generate(tiny, prompt, 40, seed=0)
-naive = generate_naive(tiny, prompt, 40, generator=make_generator(0))
+naive = generate(tiny, prompt, 40, generator=make_generator(0), use_cache=False)
 assert torch.equal(fast, naive), (fast, naive)
 print("fast == naive:", fast[0, :20].tolist())

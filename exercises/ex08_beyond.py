@@ -158,4 +158,4 @@ assert (freq - p).abs().max() < 0.02 and bool((tokens[accepted] == draft[accepte
 
 # %% [markdown]
 # With every token accepted or replaced this way, a whole draft of k tokens can be checked
-# by one forward pass of the big model: `arcourse.speculative.speculative_generate`.
+# by one forward pass of the big model: `arcourse.decoding.speculative_generate`.

@@ -137,7 +137,7 @@ def test_model_shapes_and_causal_window(head, fields):
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(context_len=0), "context_len >= 1"),
-    (dict(d_hidden=2.5), "d_hidden >= 1"),
+    (dict(d_hidden=0), "d_hidden >= 1"),
     (dict(n_layers=-1), "n_layers >= 0"),
     (dict(head="laplace"), "head in"),
     (dict(min_scale=0.0), "min_scale > 0"),
@@ -146,6 +146,11 @@ def test_model_shapes_and_causal_window(head, fields):
 def test_config_validation(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ContinuousARConfig(**kwargs)
+
+
+def test_config_rejects_wrong_types():
+    with pytest.raises(TypeError, match="d_hidden"):
+        ContinuousARConfig(d_hidden=2.5)
 
 
 def _ar2_series(n, seed):
