@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from arcourse import make_generator
+from arcourse.grading.strategies import logit_batches
 from arcourse.decoding import (
     MAX_EXHAUSTIVE,
     MinP,
@@ -29,24 +30,6 @@ from arcourse.decoding import (
 
 INF = float("inf")
 FAST = settings(max_examples=60, deadline=None)
-
-
-@st.composite
-def logit_batches(draw, allow_neg_inf=True):
-    """(B, V) float32 logits: ordinary, heavily tied, huge, or partly -inf (one finite per row)."""
-    B, V = draw(st.integers(1, 4)), draw(st.integers(1, 12))
-    kind = draw(st.sampled_from(["normal", "ties", "huge", "neg_inf"] if allow_neg_inf else ["normal", "ties", "huge"]))
-    if kind == "ties":
-        values = draw(arrays(np.float32, (B, V), elements=st.integers(-2, 2).map(float)))
-    elif kind == "huge":
-        values = draw(arrays(np.float32, (B, V), elements=st.floats(-2.0 ** 100, 2.0 ** 100, width=32)))
-    else:
-        values = draw(arrays(np.float32, (B, V), elements=st.floats(-20, 20, width=32)))
-    if kind == "neg_inf":
-        hide = draw(arrays(np.bool_, (B, V)))
-        hide[np.arange(B), draw(arrays(np.int64, (B,), elements=st.integers(0, V - 1)))] = False
-        values[hide] = -np.inf
-    return torch.from_numpy(values)
 
 
 def finite(x):
