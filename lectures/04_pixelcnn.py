@@ -49,7 +49,7 @@ from arcourse import (bits_per_dim, evaluate, get_device, load_checkpoint, log_l
 from arcourse.data import ImageBatches, load_digits, split_images
 from arcourse.decoding import Temperature, complete_images, sample_images
 from arcourse.models import (GatedPixelCNN, GatedPixelCNNConfig, IndependentPixels, MaskedConv2d, PixelCNN,
-                             PixelCNNConfig, pixelcnn_mask)
+                             PixelCNNConfig, pixel_input_gradient, pixelcnn_mask)
 
 device = get_device()
 if device.type == "cpu":
@@ -163,7 +163,7 @@ print("sketch == arcourse.models.MaskedConv2d; output shape", tuple(library(x).s
 # The weights are random: the property comes from the masks, not from training.
 
 # %%
-def input_gradient(model, shape, c, i, j, n=16, seed=0):
+def input_gradient_by_hand(model, shape, c, i, j, n=16, seed=0):
     """|d logits[:, c, i, j] / d x| summed over n random inputs: (C, H, W)."""
     gen = make_generator(seed)
     x = (torch.rand(n, *shape, generator=gen) * (model.vocab_size - 1)).requires_grad_(True)
@@ -181,7 +181,8 @@ def not_before(shape, c, i, j):
 
 torch.manual_seed(0)
 probe = PixelCNN(PixelCNNConfig(vocab_size=17, hidden_channels=16, n_layers=3, first_kernel_size=5))
-grad = input_gradient(probe, (1, 8, 8), 0, 4, 4)
+grad = pixel_input_gradient(probe, (1, 8, 8), 0, 4, 4)  # the library's version of the function above
+torch.testing.assert_close(grad, input_gradient_by_hand(probe, (1, 8, 8), 0, 4, 4))
 assert (grad[not_before((1, 8, 8), 0, 4, 4)] == 0).all()       # nothing at or after (4, 4)
 assert (grad[0, 3, 4] > 0) and (grad[0, 4, 3] > 0)              # the pixels just above and left matter
 plt.figure(figsize=(3.4, 3.2))
@@ -200,7 +201,7 @@ torch.manual_seed(0)
 rgb_probe = PixelCNN(PixelCNNConfig(vocab_size=17, data_channels=3, hidden_channels=24, n_layers=3,
                                     first_kernel_size=5))
 for c, name in enumerate("RGB"):
-    g = input_gradient(rgb_probe, (3, 8, 8), c, 4, 4)
+    g = pixel_input_gradient(rgb_probe, (3, 8, 8), c, 4, 4)
     assert (g[not_before((3, 8, 8), c, 4, 4)] == 0).all()
     assert ((g[:, 4, 4] > 0) == (torch.arange(3) < c)).all()    # exactly the earlier colours
     print(f"output {name} at (4, 4) reads R, G, B of that pixel: {(g[:, 4, 4] > 0).tolist()}")
@@ -232,8 +233,8 @@ L, size, (i, j) = 4, 11, (6, 5)
 torch.manual_seed(0)
 plain = PixelCNN(PixelCNNConfig(vocab_size=17, hidden_channels=16, n_layers=L - 1, first_kernel_size=3))
 gated = GatedPixelCNN(GatedPixelCNNConfig(vocab_size=17, hidden_channels=16, n_layers=L, kernel_size=3))
-seen_plain = input_gradient(plain, (1, size, size), 0, i, j)[0] > 0
-seen_gated = input_gradient(gated, (1, size, size), 0, i, j)[0] > 0
+seen_plain = pixel_input_gradient(plain, (1, size, size), 0, i, j)[0] > 0
+seen_gated = pixel_input_gradient(gated, (1, size, size), 0, i, j)[0] > 0
 rows, cols = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
 reach = (((rows < i) & (rows >= i - L) & ((cols - j).abs() <= L))      # L layers of 3x3: L rows up,
          | ((rows == i) & (cols < j) & (cols >= j - L)))               # L columns either side

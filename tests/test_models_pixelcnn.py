@@ -16,16 +16,9 @@ from arcourse.models import (
     MaskedConv2d,
     PixelCNN,
     PixelCNNConfig,
+    pixel_input_gradient,
     pixelcnn_mask,
 )
-
-
-def _input_gradient(model, shape, c, i, j, n=16, seed=0):
-    """|d logits[:, c, i, j] / d x| summed over n random inputs: (C, H, W)."""
-    gen = torch.Generator().manual_seed(seed)
-    x = (torch.rand(n, *shape, generator=gen) * (model.vocab_size - 1)).requires_grad_(True)
-    model(x)[:, c, i, j].sum().backward()
-    return x.grad.abs().sum(0)
 
 
 def _not_before(shape, c, i, j):
@@ -111,7 +104,7 @@ def test_output_never_depends_on_its_own_or_later_subpixels(kind, data_channels)
     shape = (C, 5, 6)
     for c in range(C):
         for i, j in [(0, 0), (2, 3), (4, 5), (3, 0)]:
-            grad = _input_gradient(model, shape, c, i, j)
+            grad = pixel_input_gradient(model, shape, c, i, j)
             later = _not_before(shape, c, i, j)
             assert (grad[later] == 0).all(), (c, i, j)
             if (c, i, j) != (0, 0, 0):
@@ -128,8 +121,8 @@ def test_stacked_masked_convs_have_a_blind_spot_gated_has_none():
     rows, cols = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")
     # what L stacked 3x3 layers could reach: L rows up, L columns either side, L to the left
     reach = ((rows < i) & (rows >= i - L) & ((cols - j).abs() <= L)) | ((rows == i) & (cols < j) & (cols >= j - L))
-    seen_plain = _input_gradient(plain, (1, H, W), 0, i, j)[0] > 0
-    seen_gated = _input_gradient(gated, (1, H, W), 0, i, j)[0] > 0
+    seen_plain = pixel_input_gradient(plain, (1, H, W), 0, i, j)[0] > 0
+    seen_gated = pixel_input_gradient(gated, (1, H, W), 0, i, j)[0] > 0
     blind = reach & ~seen_plain
     assert blind.any() and (cols[blind] > j).all()  # a wedge up and to the right is never seen
     assert (seen_gated[reach]).all()                # the gated stacks see all of it
@@ -346,3 +339,18 @@ def test_presets_are_valid_and_frozen():
     assert config.vocab_size == 17 and PixelCNNConfig.small(vocab_size=4).vocab_size == 4
     with pytest.raises(Exception):
         config.vocab_size = 3
+
+
+def test_pixel_input_gradient_is_the_summed_gradient_and_checks_its_arguments():
+    torch.manual_seed(0)
+    model = _models(vocab_size=3)[1]
+    x = (torch.rand(16, 1, 3, 3, generator=torch.Generator().manual_seed(4)) * 2).requires_grad_(True)
+    model(x)[:, 0, 1, 2].sum().backward()
+    torch.testing.assert_close(pixel_input_gradient(model, (1, 3, 3), 0, 1, 2, seed=4), x.grad.abs().sum(0))
+    fresh = _models(vocab_size=3)[1]
+    pixel_input_gradient(fresh, (1, 3, 3), 0, 1, 2)
+    assert all(p.grad is None for p in fresh.parameters())  # the parameters' gradients are left alone
+    with pytest.raises(ValueError, match="inside shape"):
+        pixel_input_gradient(model, (1, 3, 3), 0, 3, 0)
+    with pytest.raises(TypeError, match="row"):
+        pixel_input_gradient(model, (1, 3, 3), 0, 1.0, 0)

@@ -28,6 +28,7 @@ from arcourse.models.pixelcnn import (
     MaskedConv2d,
     PixelCNN,
     PixelCNNConfig,
+    pixel_input_gradient,
     pixelcnn_mask,
 )
 from arcourse.models.wavenet import (
@@ -64,6 +65,7 @@ __all__: list[str] = [
     "MaskedConv2d",
     "PixelCNN",
     "PixelCNNConfig",
+    "pixel_input_gradient",
     "pixelcnn_mask",
     "CausalConv1d",
     "WaveNet",

@@ -352,3 +352,34 @@ class IndependentPixels(_PixelModel):
         if tuple(x.shape[2:]) != tuple(self.log_probs.shape[1:3]):
             raise ValueError(f"x must be {tuple(self.log_probs.shape[1:3])} images, got {tuple(x.shape[2:])}")
         return self.log_probs.expand(len(x), *self.log_probs.shape)  # (B, C, H, W, K)
+
+
+def pixel_input_gradient(model: nn.Module, shape: tuple[int, int, int], channel: int, row: int, col: int, *,
+                         n_images: int = 16, seed: int = 0) -> torch.Tensor:
+    """Which sub-pixels one output sees: |d logits[:, channel, row, col] / d x|, summed over
+    the K logits and over `n_images` random images (so a zero means no path at all, not a
+    lucky cancellation).
+
+    Causality in raster order means it is zero at (channel, row, col) itself and at every
+    later sub-pixel. The images are random floats in [0, K - 1] (the models scale levels to
+    [-1, 1] either way), drawn on the CPU from `seed`, so the answer does not depend on the
+    device.
+
+    Args:
+        model: a pixel model, model(x (B, C, H, W) floats) -> (B, C, H, W, K).
+        shape: (C, H, W) of the images.
+        channel, row, col: the output sub-pixel.
+    Returns:
+        (C, H, W) float tensor on the model's device.
+    """
+    for name, value in (("channel", channel), ("row", row), ("col", col)):
+        check_int(name, value, 0)
+    check_int("n_images", n_images, 1)
+    if len(shape) != 3 or not (channel < shape[0] and row < shape[1] and col < shape[2]):
+        raise ValueError(f"(channel, row, col) = {(channel, row, col)} must lie inside shape (C, H, W) = {shape}")
+    gen = torch.Generator().manual_seed(seed)
+    weight = next(model.parameters())
+    x = (torch.rand(n_images, *shape, generator=gen) * (model.vocab_size - 1)).to(weight.device, weight.dtype)
+    x.requires_grad_(True)
+    (grad,) = torch.autograd.grad(model(x)[:, channel, row, col].sum(), x)  # leaves the parameters' .grad alone
+    return grad.abs().sum(0)  # (C, H, W)

@@ -122,7 +122,16 @@ class CausalConv1d(nn.Conv1d):
 
 
 class ResidualLayer(nn.Module):
-    """A dilated causal convolution into a gated unit, with a residual and a skip output."""
+    """A dilated causal convolution into a gated unit, with a residual and a skip output.
+
+    Attributes (public: lecture 05 builds its own sampler from them):
+        dilation: d, the gap between the kernel's taps.
+        conv: the CausalConv1d, C -> 2C (filter and gate at once); `conv.queue_len` is
+            (K - 1) d, how many past inputs fast generation keeps for this layer.
+        condition: an Embedding of the global condition into 2C shifts, or None.
+        residual, skip: the 1x1 convolutions C -> C and C -> S.
+    `gate(x, z, condition_bias)` and `condition_bias(condition)` are the pieces of `forward`.
+    """
 
     def __init__(self, config: WaveNetConfig, dilation: int):
         super().__init__()
