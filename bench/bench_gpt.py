@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from arcourse import evaluate, make_generator, seed_everything, train
-from arcourse.data import CharTokenizer, NameBatches, load_names, load_text, split_dataset, text_batches
+from arcourse.data import CharTokenizer, NameBatches, load_text, names_split, text_batches
 from arcourse.decoding import generate
 from arcourse.models import GPT, GPTConfig
 
@@ -136,28 +136,6 @@ def generation_speed(new_tokens: int = 500, seed: int = 0) -> None:
     for use_cache in (True, False):
         print(f"  use_cache={use_cache!s:5}: {times[use_cache]:6.2f} s  {new_tokens / times[use_cache]:8.0f} tokens/s")
     print(f"  KV cache speed-up: {times[False] / times[True]:.1f}x (same tokens: asserted)")
-
-
-def names_split(path: Path, protocol: str, seed: int) -> tuple[list[str], list[str], list[str], list[str]]:
-    """(all names, train, validation, test) of makemore's names.txt under one of two protocols.
-
-    "distinct": the 29,494 distinct names of its 32,033 lines, split 80/10/10, so no test
-    name was seen in training. "makemore": makemore.py's own test set, reproduced exactly
-    (torch.manual_seed(3407), then torch.randperm over the lines as they are, duplicates
-    kept; the last 1,000 are the test set); validation is 1,000 more lines taken from
-    makemore's training part, so we train on 1,000 fewer lines than makemore does and select
-    weights on validation, where makemore keeps the weights with the best test loss. A test
-    name can then also occur in the training set, which lowers the test loss.
-    """
-    if protocol == "distinct":
-        names = load_names(path=path)
-        train_names, val_names, test_names = split_dataset(names, (0.8, 0.1, 0.1), seed=seed)
-        return names, train_names, val_names, test_names
-    names = [line.strip() for line in load_text(path).splitlines() if line.strip()]
-    generator = torch.Generator().manual_seed(3407)  # = makemore's torch.manual_seed(3407) before randperm
-    order = torch.randperm(len(names), generator=generator).tolist()
-    rest, test_names = [names[i] for i in order[:-1000]], [names[i] for i in order[-1000:]]
-    return names, rest[:-1000], rest[-1000:], test_names
 
 
 def names_run(steps: int, batch_size: int, lr: float, dropout: float, n_layers: int, d_model: int,

@@ -1,8 +1,11 @@
 """Character tokenizer, the census names, splits and teacher-forcing batches."""
+from collections import Counter
+
 import pytest
 import torch
 
-from arcourse.data import CharTokenizer, NameBatches, load_names, load_text, pad_sequences, split_dataset, text_batches
+from arcourse.data import (CharTokenizer, NameBatches, load_names, load_text, names_split, pad_sequences, split_dataset,
+                           text_batches)
 from arcourse.metrics import IGNORE_INDEX
 
 
@@ -82,3 +85,33 @@ def test_text_batches_are_shifted_windows(tmp_path):
     f = tmp_path / "t.txt"
     f.write_text("héllo")
     assert load_text(f) == "héllo"
+
+
+@pytest.fixture
+def names_file(tmp_path):
+    """2,500 lines of 2,000 distinct made-up names: 500 lines repeat an earlier name."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    distinct = [letters[i % 26] + letters[(i // 26) % 26] + letters[(i // 676) % 26] + "a" for i in range(2000)]
+    path = tmp_path / "names.txt"
+    path.write_text("\n".join(distinct + distinct[::4]) + "\n")
+    return path
+
+
+def test_makemore_split_keeps_every_line_once(names_file):
+    names, train, val, test = names_split(names_file, "makemore", seed=0)
+    assert (len(names), len(train), len(val), len(test)) == (2500, 500, 1000, 1000)
+    assert Counter(train) + Counter(val) + Counter(test) == Counter(names)
+    # makemore's split does not depend on our seed: its own seed (3407) fixes it
+    assert names_split(names_file, "makemore", seed=5)[3] == test
+
+
+def test_distinct_split_keeps_test_names_out_of_training(names_file):
+    names, train, val, test = names_split(names_file, "distinct", seed=0)
+    assert len(names) == len(set(names)) == 2000
+    assert (len(train), len(val), len(test)) == (1600, 200, 200)
+    assert not set(test) & set(train) and not set(val) & set(train)
+
+
+def test_names_split_names_a_bad_protocol(names_file):
+    with pytest.raises(ValueError, match="protocol"):
+        names_split(names_file, "random", seed=0)

@@ -136,6 +136,30 @@ def split_dataset(items: Sequence, fractions: Sequence[float] = (0.8, 0.1, 0.1),
     return [order[a:b] for a, b in zip(edges[:-1], edges[1:])]
 
 
+def names_split(path: Path, protocol: str, seed: int) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(all names, train, validation, test) of makemore's names.txt under one of two protocols.
+
+    "distinct": the 29,494 distinct names of its 32,033 lines, split 80/10/10, so no test
+    name was seen in training. "makemore": makemore.py's own test set, reproduced exactly
+    (torch.manual_seed(3407), then torch.randperm over the lines as they are, duplicates
+    kept; the last 1,000 are the test set); validation is 1,000 more lines taken from
+    makemore's training part, so we train on 1,000 fewer lines than makemore does and select
+    weights on validation, where makemore keeps the weights with the best test loss. A test
+    name can then also occur in the training set, which lowers the test loss.
+    """
+    if protocol not in ("distinct", "makemore"):
+        raise ValueError(f"protocol must be 'distinct' or 'makemore', got protocol={protocol!r}")
+    if protocol == "distinct":
+        names = load_names(path=path)
+        train_names, val_names, test_names = split_dataset(names, (0.8, 0.1, 0.1), seed=seed)
+        return names, train_names, val_names, test_names
+    names = [line.strip() for line in load_text(path).splitlines() if line.strip()]
+    generator = torch.Generator().manual_seed(3407)  # = makemore's torch.manual_seed(3407) before randperm
+    order = torch.randperm(len(names), generator=generator).tolist()
+    rest, test_names = [names[i] for i in order[:-1000]], [names[i] for i in order[-1000:]]
+    return names, rest[:-1000], rest[-1000:], test_names
+
+
 def pad_sequences(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Teacher-forcing pairs from boundary-wrapped sequences of different lengths.
 
