@@ -88,7 +88,7 @@ def run(label: str, names: list[str], args, device) -> None:
     print_row(rows[-1])
     for cell in args.cells:
         sizes = {k: getattr(args, k) for k in ("d_embed", "d_hidden", "n_layers", "dropout")}
-        config = dataclasses.replace(CharRNNConfig.large(tok.vocab_size, cell),
+        config = dataclasses.replace(CharRNNConfig.large(vocab_size=tok.vocab_size, cell=cell),
                                      **{k: v for k, v in sizes.items() if v is not None})
         rows.append(bench_rnn(config, tok, train_names, val, test, args, device))
         print_row(rows[-1])

@@ -196,7 +196,7 @@ assert targets[1, -1] == -100                        # padding never counts
 
 # %%
 seed_everything(0)
-fresh = CharRNN(CharRNNConfig.names(V, "lstm")).to(device).eval()
+fresh = CharRNN(CharRNNConfig.small(vocab_size=V, cell="lstm")).to(device).eval()
 ids = tok.encode("ava", add_boundary=True)  # [., a, v, a, .]
 with torch.no_grad():
     logits, state = fresh.start(torch.tensor([ids[:1]], device=device))  # read "."
@@ -244,7 +244,7 @@ assert abs(text_log_prob(fresh, tok, short).exp().sum().item() - sum(exact[:3]))
 #
 # The baseline is a **count bigram**: $p(b \mid a) = (N(a,b) + 1) / (N(a) + V)$, fitted in one
 # pass over the training names (`arcourse.models.BigramLM`). The recurrent models see the
-# whole prefix. All three use the same sizes (`CharRNNConfig.names`: embedding 24, one layer
+# whole prefix. All three use the same sizes (`CharRNNConfig.small`: embedding 24, one layer
 # of 96 units) and the same training run: AdamW, batches of 64 names, cosine learning rate,
 # gradient norm clipped at 1. We score NLL per character on the held-out test names
 # (boundary token included), and also report bits per character and perplexity.
@@ -258,7 +258,7 @@ results = {"bigram": dict(params=V * V, test=evaluate(bigram, test_batches), sec
 models, histories = {}, {}
 for cell in ["rnn", "lstm", "gru"]:
     seed_everything(0)
-    models[cell] = CharRNN(CharRNNConfig.names(V, cell)).to(device)
+    models[cell] = CharRNN(CharRNNConfig.small(vocab_size=V, cell=cell)).to(device)
     histories[cell] = train(models[cell], NameBatches(train_names, tok, 64, seed=0), 500, lr=1e-2,
                             schedule="cosine", eval_batches=lambda: val_batches, eval_every=100, description=cell)
     results[cell] = dict(params=sum(p.numel() for p in models[cell].parameters()),
@@ -329,7 +329,7 @@ lag_ratio = {}
 for ax, stage in zip(axes, ["at initialisation", "after training"]):
     for cell in ["rnn", "lstm", "gru"]:
         seed_everything(0)
-        model = CharRNN(CharRNNConfig.names(V, cell)).to(device) if stage == "at initialisation" else models[cell]
+        model = CharRNN(CharRNNConfig.small(vocab_size=V, cell=cell)).to(device) if stage == "at initialisation" else models[cell]
         g = gradient_by_lag(model.train(False))
         lag_ratio[stage, cell] = (g[30] / g[0]).item()
         ax.semilogy(g.numpy(), label=cell)
@@ -444,7 +444,7 @@ test_windows = [test_windows() for _ in range(4)]
 clip_runs = {}
 for clip in [None, 1.0]:
     seed_everything(0)
-    model = CharRNN(CharRNNConfig.names(V, "rnn")).to(device)
+    model = CharRNN(CharRNNConfig.small(vocab_size=V, cell="rnn")).to(device)
     with torch.no_grad():
         model.rnn.weight_hh_l0.mul_(4.0)  # a badly scaled start: spectral radius well above 1
     h = train(model, text_batches(stream, 64, 32, seed=0), 150, clip_grad_norm=clip,

@@ -337,7 +337,7 @@ assert gpt_test < bigram_test - 0.1, "the GPT should beat the bigram baseline cl
 
 # %%
 seed_everything(0)
-lstm = CharRNN(CharRNNConfig.names(tok.vocab_size)).to(device)
+lstm = CharRNN(CharRNNConfig.small(vocab_size=tok.vocab_size)).to(device)
 lstm_history = train_on_names(lstm, "LSTM on names")
 lstm_test = evaluate(lstm, test_batches)
 print(f"LSTM: {sum(p.numel() for p in lstm.parameters()):,} parameters, {lstm_history.seconds:.1f} s, "

@@ -326,7 +326,7 @@ assert (penalised[seen] <= plain[seen]).all() and (penalised[~seen] >= plain[~se
 # %%
 def peaked_tiny_model(seed, vocab_size=5):
     torch.manual_seed(seed)
-    tiny = CharRNN(CharRNNConfig.tiny(vocab_size, cell="gru")).eval()
+    tiny = CharRNN(CharRNNConfig.tiny(vocab_size=vocab_size, cell="gru")).eval()
     with torch.no_grad():
         tiny.head.weight.mul_(8)
     return tiny

@@ -388,7 +388,7 @@ def mixed_inputs(model, inputs, p, generator):
 
 
 seed_everything(0)
-rnn = CharRNN(CharRNNConfig.names(V)).to(device).train()
+rnn = CharRNN(CharRNNConfig.small(vocab_size=V)).to(device).train()
 inputs, targets = next(iter(NameBatches(train_names, tokenizer, 32, seed=0)))
 inputs, targets = inputs.to(device), targets.to(device)
 ours = nll(mixed_inputs(rnn, inputs, 0.3, make_generator(5, device)), targets, reduction="sum")
@@ -409,7 +409,7 @@ exposure, gaps = {}, {}
 for label, loss_fn in [("teacher forcing", default_loss),
                        (f"scheduled sampling, p -> {SS_PROBABILITY}", ScheduledSampling(SS_PROBABILITY, ramp_steps=SS_STEPS // 2))]:
     seed_everything(0)
-    rnn = CharRNN(CharRNNConfig.names(V)).to(device)
+    rnn = CharRNN(CharRNNConfig.small(vocab_size=V)).to(device)
     history = train(rnn, NameBatches(train_names, tokenizer, 64, seed=0), SS_STEPS, lr=1e-2, schedule="cosine",
                     loss_fn=loss_fn, description=label)
     reports = [exposure_bias(rnn, tokenizer, train_names, test_names, n_samples=1000,

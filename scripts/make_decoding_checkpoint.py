@@ -35,7 +35,7 @@ def main() -> None:
     names = load_names("first")
     train_names, val_names, _ = split_dataset(names, (0.8, 0.1, 0.1), seed=SPLIT_SEED)
     tok = CharTokenizer.from_texts(names)
-    config = CharRNNConfig.names(tok.vocab_size)
+    config = CharRNNConfig.small(vocab_size=tok.vocab_size)
     model = CharRNN(config)
     val = NameBatches(val_names, tok, batch_size=256, shuffle=False)
     history = train(model, NameBatches(train_names, tok, batch_size=64, seed=0), args.steps, lr=3e-3,

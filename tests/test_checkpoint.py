@@ -21,7 +21,7 @@ from arcourse.models import (
 
 MODELS = {
     "bigram": lambda: BigramLM(BigramConfig(5)),
-    "char_rnn": lambda: CharRNN(CharRNNConfig.tiny(5)),
+    "char_rnn": lambda: CharRNN(CharRNNConfig.tiny(vocab_size=5)),
     "gpt": lambda: GPT(GPTConfig.tiny(vocab_size=5, context_len=8, d_model=16)),
     "wavenet": lambda: WaveNet(WaveNetConfig.tiny(vocab_size=5, n_conditions=2)),
     "pixelcnn": lambda: PixelCNN(PixelCNNConfig.tiny(vocab_size=3)),

@@ -109,7 +109,7 @@ def test_lstm_forget_gates_start_open():
 def test_tiny_overfit(cell):
     """Four fixed sequences are memorised: the NLL falls far below uniform (log 11 = 2.4)."""
     seed_everything(0)
-    model = CharRNN(CharRNNConfig.tiny(V, cell))
+    model = CharRNN(CharRNNConfig.tiny(vocab_size=V, cell=cell))
     seqs = torch.tensor([[0, 1, 2, 3, 4, 0], [0, 5, 6, 7, 8, 0], [0, 9, 10, 1, 2, 0], [0, 4, 3, 2, 1, 0]])
     batch = (seqs[:, :-1], seqs[:, 1:])
     history = train(model, lambda: batch, 300, lr=3e-2, progress=False)
@@ -132,10 +132,11 @@ def test_log_likelihood_is_summed_nll():
 
 
 def test_config_presets_and_pickle():
-    for preset in (CharRNNConfig.tiny, CharRNNConfig.names, CharRNNConfig.large):
+    for preset in (CharRNNConfig.tiny, CharRNNConfig.small, CharRNNConfig.large):
         for cell in CELLS:
-            config = preset(27, cell)
+            config = preset(vocab_size=27, cell=cell)
             assert config.cell == cell and config.vocab_size == 27
+        assert preset(vocab_size=27, d_hidden=5).d_hidden == 5  # any field overrides
     model = small("lstm")
     clone = pickle.loads(pickle.dumps(model))
     idx = torch.randint(0, V, (2, 5))

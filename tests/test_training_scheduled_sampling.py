@@ -13,7 +13,7 @@ NAMES = ["anna", "bob", "carla", "dan", "eve", "fay", "gus", "hanna"]
 def _setup(seed=0):
     tok = CharTokenizer.from_texts(NAMES)
     torch.manual_seed(seed)
-    model = CharRNN(CharRNNConfig.tiny(tok.vocab_size))
+    model = CharRNN(CharRNNConfig.tiny(vocab_size=tok.vocab_size))
     batch = next(iter(NameBatches(NAMES, tok, len(NAMES), shuffle=False)))
     return tok, model, batch
 

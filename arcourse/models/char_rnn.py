@@ -54,20 +54,21 @@ class CharRNNConfig:
         check_number("dropout", self.dropout, 0, 1, high_open=True, who="CharRNNConfig")
 
     @classmethod
-    def tiny(cls, vocab_size: int, cell: str = "lstm") -> "CharRNNConfig":
-        """A few thousand parameters: for tests and exercises (trains in seconds)."""
-        return cls(vocab_size, cell=cell, d_embed=8, d_hidden=16, n_layers=1)
+    def tiny(cls, **overrides) -> "CharRNNConfig":
+        """A few thousand parameters: for tests and exercises (trains in seconds). Give
+        vocab_size (and any other field) as a keyword."""
+        return cls(**{"d_embed": 8, "d_hidden": 16, "n_layers": 1, **overrides})
 
     @classmethod
-    def names(cls, vocab_size: int, cell: str = "lstm") -> "CharRNNConfig":
+    def small(cls, **overrides) -> "CharRNNConfig":
         """The lecture's model for the census first names (tens of thousands of parameters)."""
-        return cls(vocab_size, cell=cell, d_embed=24, d_hidden=96, n_layers=1)
+        return cls(**{"d_embed": 24, "d_hidden": 96, "n_layers": 1, **overrides})
 
     @classmethod
-    def large(cls, vocab_size: int, cell: str = "lstm") -> "CharRNNConfig":
+    def large(cls, **overrides) -> "CharRNNConfig":
         """One layer of 256 with light dropout (hundreds of thousands of parameters): the
         benchmark's model for makemore's 32K names (bench/bench_rnn.py)."""
-        return cls(vocab_size, cell=cell, d_embed=64, d_hidden=256, n_layers=1, dropout=0.1)
+        return cls(**{"d_embed": 64, "d_hidden": 256, "n_layers": 1, "dropout": 0.1, **overrides})
 
 
 class CharRNN(nn.Module):

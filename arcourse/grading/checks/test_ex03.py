@@ -97,7 +97,7 @@ class TestTeacherForcedLoss:
            cell=st.sampled_from(["rnn", "lstm", "gru"]))
     def test_equals_reference_on_random_padded_batches(self, student, B, V, seed, cell):
         torch.manual_seed(seed)
-        model = CharRNN(CharRNNConfig.tiny(V, cell)).eval()
+        model = CharRNN(CharRNNConfig.tiny(vocab_size=V, cell=cell)).eval()
         tokens, lengths, seqs = random_batch(seed, B, V)
         got = student.teacher_forced_loss(model, tokens.clone(), lengths.clone())
         check_close(got, reference_loss(model, seqs), "teacher_forced_loss(model, tokens, lengths)",
@@ -106,7 +106,7 @@ class TestTeacherForcedLoss:
     @points(1)
     def test_padding_does_not_count(self, student):
         torch.manual_seed(0)
-        model = CharRNN(CharRNNConfig.tiny(6, "gru")).eval()
+        model = CharRNN(CharRNNConfig.tiny(vocab_size=6, cell="gru")).eval()
         tokens, lengths, seqs = random_batch(5, 5, 6)
         assert int((tokens.shape[1] - lengths).sum()) >= 4, "the check's batch should hold padding"
         other = tokens.clone()
@@ -121,7 +121,7 @@ class TestTeacherForcedLoss:
 
 def constant_model(bias, V=5):
     """A CharRNN whose logits are `bias` at every step, whatever it reads."""
-    model = CharRNN(CharRNNConfig.tiny(V, "gru")).eval()
+    model = CharRNN(CharRNNConfig.tiny(vocab_size=V, cell="gru")).eval()
     with torch.no_grad():
         model.head.weight.zero_()
         model.head.bias.copy_(torch.tensor(bias))
@@ -130,7 +130,7 @@ def constant_model(bias, V=5):
 
 def sharp_model(seed, V=6):
     torch.manual_seed(seed)
-    model = CharRNN(CharRNNConfig.tiny(V, "lstm")).eval()
+    model = CharRNN(CharRNNConfig.tiny(vocab_size=V, cell="lstm")).eval()
     with torch.no_grad():
         model.head.weight.mul_(6.0)
         model.head.bias[0] -= 1.0

@@ -131,7 +131,7 @@ class TestTopP:
 def _tiny_model(seed: int, vocab_size: int) -> CharRNN:
     """A small random character RNN with peaked distributions."""
     torch.manual_seed(seed)
-    model = CharRNN(CharRNNConfig.tiny(vocab_size, cell="gru")).eval()
+    model = CharRNN(CharRNNConfig.tiny(vocab_size=vocab_size, cell="gru")).eval()
     with torch.no_grad():
         model.head.weight.mul_(8)
     return model
