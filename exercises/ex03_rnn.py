@@ -132,7 +132,7 @@ def teacher_forced_loss(model, tokens, lengths):
 
 # %%
 torch.manual_seed(2)
-tiny = CharRNN(CharRNNConfig.tiny(3, "gru")).eval()
+tiny = CharRNN(CharRNNConfig.tiny(vocab_size=3, cell="gru")).eval()
 tokens = torch.tensor([[0, 1, 2, 0], [0, 2, 0, 2]])   # ".ab." and ".b." + padding
 lengths = torch.tensor([4, 3])
 per_token = [nll(tiny(tokens[:1, :3]), tokens[:1, 1:], reduction="none")[0],
@@ -175,7 +175,7 @@ def sample_tokens_rnn(model, max_len, temperature=1.0, seed=0, boundary_id=0):
 
 # %%
 torch.manual_seed(3)
-tiny = CharRNN(CharRNNConfig.tiny(5, "lstm")).eval()
+tiny = CharRNN(CharRNNConfig.tiny(vocab_size=5, cell="lstm")).eval()
 with torch.no_grad():  # sharper logits, and an end token that is not too likely
     tiny.head.weight.mul_(5.0)
     tiny.head.bias.copy_(torch.tensor([-1.0, 0.0, 0.0, 0.0, 0.0]))

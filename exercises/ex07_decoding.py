@@ -130,7 +130,7 @@ def beam_search(model: torch.nn.Module, prompt: torch.Tensor, max_new_tokens: in
 
 # %%
 torch.manual_seed(0)
-tiny = CharRNN(CharRNNConfig.tiny(4, cell="gru")).eval()
+tiny = CharRNN(CharRNNConfig.tiny(vocab_size=4, cell="gru")).eval()
 with torch.no_grad():
     tiny.head.weight.mul_(8)  # peaked distributions: greedy and the optimum can differ
 prompt = torch.tensor([1])
