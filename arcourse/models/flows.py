@@ -180,18 +180,19 @@ class AutoregressiveFlow(nn.Module):
     @staticmethod
     def _d_passes(made: MADE, v: torch.Tensor, sign: float) -> tuple[torch.Tensor, torch.Tensor]:
         """Invert `_one_pass(made, ., -sign)`: recover u from v one dimension at a time, since
-        mu_i and alpha_i need u_<i first. D MADE calls."""
+        mu_i and alpha_i need u_<i first. D MADE calls; alpha_i is final once u_<i is."""
         u = torch.zeros_like(v)
+        log_det = v.new_zeros(len(v))
         for i in range(v.shape[1]):
             mu, alpha = _shift_log_scale(made, u)
+            mu_i, alpha_i = mu[:, i:i + 1], alpha[:, i:i + 1]
             if sign > 0:   # v = (u - mu) e^-alpha  =>  u = v e^alpha + mu
-                u = u.index_copy(1, torch.tensor([i], device=v.device), v[:, i:i + 1] * alpha[:, i:i + 1].exp()
-                                 + mu[:, i:i + 1])
+                u_i = v[:, i:i + 1] * alpha_i.exp() + mu_i
             else:          # v = u e^alpha + mu  =>  u = (v - mu) e^-alpha
-                u = u.index_copy(1, torch.tensor([i], device=v.device), (v[:, i:i + 1] - mu[:, i:i + 1])
-                                 * (-alpha[:, i:i + 1]).exp())
-        mu, alpha = _shift_log_scale(made, u)
-        return u, sign * alpha.sum(-1)
+                u_i = (v[:, i:i + 1] - mu_i) * (-alpha_i).exp()
+            u = torch.cat([u[:, :i], u_i, u[:, i + 1:]], dim=1)
+            log_det = log_det + sign * alpha_i[:, 0]
+        return u, log_det
 
     def to_noise(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """z and log|det dz/dx| (B,). MAF: one MADE call per layer; IAF: D per layer."""
