@@ -260,7 +260,7 @@ next_scale = NextScale(LEVELS).to(device)
 train_images = digits_train.images.to(device)
 gen = torch.Generator().manual_seed(0)
 next_scale_history = train(
-    next_scale, lambda: (train_images[torch.randint(len(train_images), (64,), generator=gen).to(device)],), 400,
+    next_scale, lambda: (train_images[torch.randint(len(train_images), (64,), generator=gen).to(device)],), 300,
     lr=3e-3, schedule="cosine", warmup_steps=20, description="next-scale",
     loss_fn=lambda m, b: (next_scale_nll(m, b[0]).sum(), torch.tensor(b[0].numel())))
 test_images = digits_test.images.to(device)

@@ -80,6 +80,14 @@ def _gaussian_log_density(x: torch.Tensor, mean: torch.Tensor, log_var: torch.Te
     return -0.5 * (math.log(2 * math.pi) + log_var + (x - mean) ** 2 / log_var.exp()).sum(-1)
 
 
+def _posterior_draws(model: VAE, x: torch.Tensor, n_samples: int, generator: torch.Generator | None):
+    """q's mean and log-variance (B, Z) and n_samples reparameterised draws z = mu + sigma eps (S, B, Z)."""
+    _check_int("n_samples", n_samples, 1)
+    mean, log_var = model(x)                                        # (B, Z)
+    eps = torch.randn((n_samples, *mean.shape), generator=generator, device=x.device, dtype=x.dtype)
+    return mean, log_var, mean + (0.5 * log_var).exp() * eps        # (S, B, Z)
+
+
 def elbo(model: VAE, x: torch.Tensor, n_samples: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
     """The evidence lower bound of each point, E_q[log p(x | z)] - KL(q || N(0, I)) <= log p(x).
 
@@ -89,10 +97,7 @@ def elbo(model: VAE, x: torch.Tensor, n_samples: int = 1, generator: torch.Gener
     Returns:
         (B,) nats.
     """
-    _check_int("n_samples", n_samples, 1)
-    mean, log_var = model(x)                                        # (B, Z)
-    eps = torch.randn((n_samples, *mean.shape), generator=generator, device=x.device, dtype=x.dtype)
-    z = mean + (0.5 * log_var).exp() * eps                          # (S, B, Z)
+    mean, log_var, z = _posterior_draws(model, x, n_samples, generator)
     rec = _gaussian_log_density(x, *model.decode(z)).mean(0)        # (B,)
     kl = 0.5 * (mean**2 + log_var.exp() - 1.0 - log_var).sum(-1)    # (B,)
     return rec - kl
@@ -108,10 +113,7 @@ def iwae_bound(model: VAE, x: torch.Tensor, n_samples: int = 100, generator: tor
     Returns:
         (B,) nats.
     """
-    _check_int("n_samples", n_samples, 1)
-    mean, log_var = model(x)                                        # (B, Z)
-    eps = torch.randn((n_samples, *mean.shape), generator=generator, device=x.device, dtype=x.dtype)
-    z = mean + (0.5 * log_var).exp() * eps                          # (k, B, Z)
+    mean, log_var, z = _posterior_draws(model, x, n_samples, generator)   # z: (k, B, Z)
     log_joint = _gaussian_log_density(x, *model.decode(z)) + _gaussian_log_density(z, torch.zeros_like(z),
                                                                                    torch.zeros_like(z))
     log_q = _gaussian_log_density(z, mean, log_var)                 # (k, B)
