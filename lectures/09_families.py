@@ -29,7 +29,6 @@
 
 # %%
 import math
-import time
 
 import matplotlib.pyplot as plt
 import torch
@@ -37,7 +36,7 @@ import torch
 from arcourse import get_device, make_generator, nll, seed_everything, train
 from arcourse.data import load_digits, split_images
 from arcourse.data.generated import GaussianMixture2D
-from arcourse.logistic_mixture import LogisticMixtureHead, logistic_mixture_log_probs, logistic_mixture_nll
+from arcourse.logistic_mixture import logistic_mixture_log_probs, logistic_mixture_nll
 from arcourse.models.diffusion import Denoiser, DiffusionConfig, denoising_loss, reverse_parameters
 from arcourse.models.flows import MADE, AutoregressiveFlow, FlowConfig, MADEConfig
 from arcourse.models.vae import VAE, VAEConfig, elbo, iwae_bound
@@ -303,7 +302,7 @@ class MixturePixels(torch.nn.Module):
     def __init__(self, hidden, n_components=5):
         super().__init__()
         self.made = MADE(MADEConfig(n_inputs=64, n_params=3 * n_components, hidden=hidden, n_hidden_layers=2))
-        with torch.no_grad():  # the head's initial spread of means (see LogisticMixtureHead)
+        with torch.no_grad():  # spread the initial means over [-1, 1], as LogisticMixtureHead does
             bias = self.made.net[-1].bias.view(64, 3 * n_components)
             bias[:, n_components:2 * n_components] = torch.linspace(-0.8, 0.8, n_components)
 

@@ -1,5 +1,4 @@
 """Generated data sets: the 2-D mixture's exact density, the delay task, the synthetic shapes."""
-import math
 
 import pytest
 import torch
