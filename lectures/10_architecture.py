@@ -179,7 +179,10 @@ assert margin > 0.02 and hatching_margin > 2 * margin
 
 # %% [markdown]
 # The margin comes from the hatching (the per-class numbers above): on boxes and rings,
-# where the pixel above and the row so far tell most of the story, the two are close.
+# where the pixel above and the row so far tell most of the story, the two are close. The
+# plain model has fewer parameters (printed above); that it ties on boxes and rings says
+# the hatching margin is the blind spot, not capacity — a larger plain model would still
+# not see up and to the right.
 #
 # **Class-conditional samples.** The conditional gated PixelCNN adds a learned bias per
 # class to every gated layer (`GatedPixelCNNConfig(n_classes=3)`); sampling with a label
