@@ -1,16 +1,20 @@
-"""Running a submission in a separate, limited process, and calling into it from the checks.
+"""Running a submission in its own sandbox, and calling into it from the checks.
 
 The checks run in the grader's process and keep every expected value there. The student's
-definitions run in a child process (see `_child.py` for its limits and audit hook), and the
-`student` object the checks receive is a proxy: `student.softmax(x)` sends the call over a
-pipe and returns the result decoded with `codec.py` (never unpickled). Objects that are not
-data (an instance of the student's class, a function) stay in the child and come back as
-`RemoteObject` handles whose calls, attributes, items, length and iteration are requests too.
+definitions run in a child process inside an operating-system sandbox (`_isolation.py`:
+bubblewrap namespaces, a seccomp filter, resource limits, an unprivileged uid; `_child.py`
+for what the child does before student code), and the `student` object the checks receive
+is a proxy: `student.softmax(x)` sends the call over a pipe and returns the result decoded
+with `codec.py` (never unpickled). Objects that are not data (an instance of the student's
+class, a function) stay in the child and come back as `RemoteObject` handles whose calls,
+attributes, items, length and iteration are requests too. Everything the child sends is
+untrusted: sizes, time and text (`clean_text`) are bounded or cleaned here.
 
 Time: each question has its own budget of student time and the whole submission a wall-clock
 budget. A call that runs past either is stopped by killing the child, the test fails with a
-clear message, and the next call starts a fresh child (a fork of an already warm process,
-so a restart costs milliseconds). A child that exits or crashes is restarted the same way.
+clear message, and the next call starts a fresh child (a fork of the submission's warm
+zygote, so a restart costs milliseconds). A child that exits or crashes is restarted the
+same way, and a zygote (a sandbox) that dies is replaced by a new one.
 """
 from __future__ import annotations
 
@@ -164,6 +168,7 @@ class _Zygote:
         self.sock.settimeout(300)
         self.ready = False           # its imports run while the grader goes on (see `wait`)
         self.filtered = False        # whether its children run under the seccomp filter
+        self.spawned = 0             # children started so far
 
     def wait(self) -> None:
         """Block until the zygote has imported what it preloads."""
@@ -200,6 +205,7 @@ class _Zygote:
                 os.close(fd)
             raise GraderError("could not start a process for the submission: "
                               f"{clean_text(str(reply.get('error') if type(reply) is dict else reply))[:300]}")
+        self.spawned += 1
         return reply["pid"], fds[0], fds[1]
 
     def reap(self, pid: int, grace: float) -> int | None:
@@ -451,8 +457,9 @@ class Sandbox:
             try:
                 return self.zygote.spawn({**config, "folder": self.zygote.workdir})
             except GraderError:
-                if self.zygote.alive() or self.zygotes == 1:
-                    raise        # a zygote that started and then died is replaced once more
+                if not self.zygote.spawned:
+                    raise        # it never worked: the grader's problem
+                self.zygote.kill()   # the student's code may have ended it: replaced once more
         raise GraderError(f"the sandbox process keeps dying: {self.zygote._log_tail()}")
 
     def start(self) -> None:
@@ -501,6 +508,8 @@ class Sandbox:
         if budget.left <= 0:
             raise StudentTimeout(f"{call} was not run: question {budget.label!r} used up its "
                                  f"{budget.seconds:g} s", call="")
+        if self.child is not None and not self.zygote.alive():
+            self._stop(grace=0.0)       # its sandbox has gone (the student's code may end it): a new one
         if self.child is None:
             self.start()
             if self.broken:
