@@ -173,8 +173,9 @@ def _attackers(world) -> dict[str, tuple[Path, set[str]]]:
     attempt("inet6", lambda: socket.socket(socket.AF_INET6, socket.SOCK_DGRAM))
     attempt("packet", lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0))
     attempt("socketpair(inet)", lambda: socket.socketpair(socket.AF_INET))
-    with open("/tmp/flags", "w") as mine, open("/usr/lib64/" + os.listdir("/usr/lib64")[0], "rb") as bound:
-        for fd in (mine.fileno(), bound.fileno()):
+    open("/tmp/flags", "w").close()
+    with open("/tmp/flags", "r+") as mine, open("/tmp/flags", "rb") as read_only:
+        for fd in (mine.fileno(), read_only.fileno()):
             attempt("FS_IOC_GETFLAGS", lambda: fcntl.ioctl(fd, 0x80086601, struct.pack("l", 0)))
             attempt("FS_IOC_SETFLAGS", lambda: fcntl.ioctl(fd, 0x40086602, struct.pack("l", 0x10)))
         attempt("ioctl with high bits", lambda: fcntl.ioctl(mine.fileno(), 0x1_00005401, b"\\0" * 64))
@@ -222,6 +223,7 @@ def _attackers(world) -> dict[str, tuple[Path, set[str]]]:
     attempt(".pth in site-packages", lambda: torch.save("import os", {str(PTH)!r}))
     attempt("a file beside the class", lambda: np.zeros(1).tofile({str(world['victims'] / 'new.bin')!r}))
     attempt("remove a victim", lambda: os.remove({str(world['victims'] / 'keep.txt')!r}))
+    attempt("forge the results", lambda: open({str(world['results'] / 'results.json')!r}, "w").write('{{"score": 99}}'))
     xs = np.asarray(xs, dtype=float)
     if xs.size == 0:
         raise ValueError("empty")
