@@ -53,7 +53,8 @@ class _Cell:
 
 def _read_text(path: Path, problems: list[str]) -> str:
     """The file's text. Bytes that are not UTF-8 (a stray byte in a comment) become U+FFFD
-    and are reported in `problems`, rather than costing the whole file."""
+    and are reported in `problems`, rather than costing the whole file; a binary file (one
+    with NUL bytes) is refused."""
     try:
         if path.stat().st_size > MAX_BYTES:
             raise SubmissionError(f"{path.name}: the file is larger than {MAX_BYTES // 2**20} MB")
@@ -63,6 +64,8 @@ def _read_text(path: Path, problems: list[str]) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
+        if b"\0" in data:
+            raise SubmissionError(f"{path.name}: cannot read the file (it is not text: {err})") from None
         line = data[:err.start].count(b"\n") + 1
         problems.append(f"line {line}: bytes that are not UTF-8 text were replaced by \ufffd")
         return data.decode("utf-8", "replace")
