@@ -173,8 +173,8 @@ def _attackers(world) -> dict[str, tuple[Path, set[str]]]:
     attempt("inet6", lambda: socket.socket(socket.AF_INET6, socket.SOCK_DGRAM))
     attempt("packet", lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0))
     attempt("socketpair(inet)", lambda: socket.socketpair(socket.AF_INET))
-    open("/tmp/flags", "w").close()
-    with open("/tmp/flags", "r+") as mine, open("/tmp/flags", "rb") as read_only:
+    open("flags", "w").close()
+    with open("flags", "r+") as mine, open("flags", "rb") as read_only:
         for fd in (mine.fileno(), read_only.fileno()):
             attempt("FS_IOC_GETFLAGS", lambda: fcntl.ioctl(fd, 0x80086601, struct.pack("l", 0)))
             attempt("FS_IOC_SETFLAGS", lambda: fcntl.ioctl(fd, 0x40086602, struct.pack("l", 0x10)))
@@ -232,8 +232,8 @@ def _attackers(world) -> dict[str, tuple[Path, set[str]]]:
         "RunningStats.update": REFUSED_UNLESS + f"""
     attempt("FIFO at the results", lambda: os.mkfifo({str(world['results'] / 'results.json')!r}))
     attempt("FIFO in the class folder", lambda: os.mkfifo({str(klass / 'ex99_zz.py')!r}))
-    attempt("FIFO of its own", lambda: os.mkfifo("/tmp/own_fifo"))
-    attempt("mknod", lambda: os.mknod("/tmp/node", 0o600 | 0o010000))
+    attempt("FIFO of its own", lambda: os.mkfifo("own_fifo"))
+    attempt("mknod", lambda: os.mknod("node", 0o600 | 0o010000))
     report(got_through)
     self.count += 1
     self.total += value""",

@@ -7,7 +7,7 @@ Three modes, the strongest the machine allows (`mode()`; `ARCOURSE_ISOLATION` fo
   read-only binds of exactly the interpreter, its standard library, the site-packages, the
   shared libraries and the `arcourse` package with its checks folder (and any forbidden
   folder inside a bound one) hidden under an empty folder; a private size-limited tmpfs as
-  the only writable folder (`/tmp`, also HOME and the working folder); a minimal `/dev`, its
+  the only writable folder (`/submission`, also HOME, TMPDIR and the working folder); a minimal `/dev`, its
   own `/proc`, no network but loopback, `--die-with-parent`, `--new-session`, and the seccomp
   filter of `_seccomp.py`. When the grader is root, bubblewrap itself runs as uid 65534
   where uid 65534 can reach every bound file (the sandbox is then unprivileged outside
@@ -38,7 +38,8 @@ from pathlib import Path
 MODES = ("bwrap", "uid", "none")
 MODE_ENV = "ARCOURSE_ISOLATION"
 NOBODY = 65534                        # the unprivileged uid and gid student code runs as
-WORKDIR = "/tmp"                      # the sandbox's one writable folder
+WORKDIR = "/submission"               # the sandbox's one writable folder (not /tmp: a bound venv or
+                                      # package may live under /tmp, and a tmpfs there would hide it)
 _AS_NOBODY = {"user": NOBODY, "group": NOBODY, "extra_groups": []}
 _bwrap_user: dict = {}                # filled by the first successful probe
 _PACKAGE = Path(__file__).resolve().parents[1]    # .../arcourse
