@@ -1,11 +1,14 @@
-"""How long grading takes: one submission (cold and warm) and a class of 30, printed.
+"""How long grading takes: the sandbox's overhead, one submission (cold and warm) and a class.
 
     .venv/bin/python bench/bench_grading.py            # the first course exercise, else the toy
     .venv/bin/python bench/bench_grading.py --exercise ex03 --n 30 --jobs 2
 
-Cold = a fresh `arcourse grade` process (imports, the sandbox's warm-up, the checks);
-warm = another submission graded in a process that already graded one; batch = `n` copies
-(half solutions, half untouched exercises) graded by `arcourse grade FOLDER --csv`.
+Sandbox overhead = a warm submission graded with the machine's isolation (bubblewrap, each
+submission's sandbox started ahead while the previous one is graded, as a batch's workers
+do) minus the same with none; also the time to start one sandbox (bubblewrap and the
+imports inside it). Cold = a fresh `arcourse grade` process (imports, the sandbox, the
+checks); warm = another submission graded in a process that already graded one; batch =
+`n` copies (half solutions, half untouched exercises) graded by `arcourse grade FOLDER --csv`.
 """
 from __future__ import annotations
 
@@ -38,6 +41,34 @@ def _pick(exercise: str | None) -> tuple[Path, Path, Path | None]:
     return TOY / "solutions" / "ex99_toy.py", stub, TOY / "checks"
 
 
+_WARM = """
+import statistics, sys, time
+from arcourse.grading import _isolation, grade, sandbox
+sandbox.keep_warm()
+solution, checks = sys.argv[1], sys.argv[2] or None
+grade(solution, checks=checks)
+seconds = []
+for _ in range(3):
+    start = time.perf_counter()
+    grade(solution, checks=checks)
+    seconds.append(time.perf_counter() - start)
+start = time.perf_counter()
+zygote = sandbox._Zygote(64)
+zygote.wait()
+boot = time.perf_counter() - start
+zygote.close()
+print(_isolation.mode(), statistics.median(seconds), boot)
+"""
+
+
+def _warm(mode: str, solution: Path, checks: Path | None) -> tuple[str, float, float]:
+    """(mode, median warm seconds per submission, seconds to start one sandbox) in a fresh process."""
+    env = {**os.environ, "ARCOURSE_ISOLATION": mode} if mode else dict(os.environ)
+    out = subprocess.run([sys.executable, "-c", _WARM, str(solution), str(checks or "")], env=env,
+                         check=True, capture_output=True, text=True).stdout.split()
+    return out[0], float(out[1]), float(out[2])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--exercise", help="exNN (default: the first in solutions/, else the toy ex99)")
@@ -49,6 +80,12 @@ def main() -> None:
     arcourse = [sys.executable, "-m", "arcourse.cli"]
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (1 min)")
     print(f"exercise: {solution.name}" + (" (the toy exercise of tests/grading_toy)" if checks else ""))
+
+    mode, isolated, boot = _warm("", solution, checks)
+    _, bare, bare_boot = _warm("none", solution, checks)
+    print(f"sandbox ({mode}): {isolated - bare:+.2f} s per warm submission ({isolated:.2f} s isolated, "
+          f"{bare:.2f} s with none; median of 3); starting one sandbox takes {boot:.2f} s "
+          f"({bare_boot:.2f} s for a bare process), hidden while the previous submission is graded")
 
     cold, cpu = [], []
     for _ in range(2):

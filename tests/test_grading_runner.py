@@ -164,7 +164,7 @@ def test_cli_grades_a_class_in_parallel_into_a_csv(tmp_path, stub, capsys):
     assert rows["alice"]["total"] == "10" and rows["alice"]["softmax"] == "3" and rows["alice"]["error"] == ""
     assert rows["bob"]["total"] == "0" and rows["bob"]["running_stats"] == "0"
     assert rows["carol"]["total"] == "9" and rows["carol"]["bigram_counts"] == "1"
-    assert rows["dave"]["total"] == "0" and "not a readable notebook" in rows["dave"]["error"]
+    assert rows["dave"]["total"] == "" and "not a readable notebook" in rows["dave"]["error"]
     assert "graded 3 of 4 submissions; 1 could not be graded" in capsys.readouterr().out
 
 

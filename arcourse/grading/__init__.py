@@ -1,7 +1,8 @@
 """The autograder: grade a student's exercise notebook with the exercise's pytest checks.
 
 `grade(path)` runs `checks/test_exNN.py` in this process against the student's definitions,
-which run in a separate, limited process (`sandbox.py`, `_child.py`); `grade_many` grades a
+which run in a separate, limited process inside an operating-system sandbox (`sandbox.py`,
+`_isolation.py`, `_seccomp.py`, `_child.py`); `grade_many` grades a
 folder in parallel; `report.py` writes the text report, Gradescope's results.json and a CSV;
 `gradescope.py` packages an exercise's autograder for Gradescope.
 """

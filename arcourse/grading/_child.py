@@ -1,23 +1,29 @@
 """The side of the sandbox that runs student code (the grader's side is `sandbox.py`).
 
-A *zygote* process imports numpy, torch and arcourse once, then forks one fresh child per
-submission (and again after a child was stopped). Each child, before it runs a line of the
-student's code: starts its own session, moves into its own temporary folder (also its HOME
-and TMPDIR), sends its stdout and stderr to a file there, closes every other inherited file
-descriptor, lowers its resource limits (data memory, file size, no core files) and installs
-an audit hook. Then it serves requests from the grader over a pipe: load the submission's
+A *zygote* process, one per submission, imports numpy, torch and arcourse once, then forks
+a fresh child whenever the grader asks (first, and again after a child was stopped). With
+`bwrap` isolation the zygote already lives in the submission's bubblewrap sandbox under its
+seccomp filter (see `_isolation.py`). Each child, before it runs a line of the student's
+code (`_child_main`): starts its own session, moves into the sandbox's writable folder (also
+its HOME and TMPDIR), closes every inherited descriptor but its two pipes and the log on
+stdout/stderr (line-buffered), drops to uid 65534 when the grader is root without a sandbox,
+sets its resource limits (address space, file size, open files, threads, CPU time, no core
+files), loads a second seccomp filter that also refuses fork and exec, and installs an audit
+hook. Then it serves requests from the grader over a pipe: load the submission's
 definitions, look up a name, call a function, ... and answers in the safe encoding of
 `codec.py`.
 
-The audit hook (PEP 578) refuses: writing, creating, deleting, renaming or re-permissioning
-anything outside the child's folder; reading under the forbidden folders (the course's
-solutions and the checks); starting processes; signalling other processes; network sockets;
-loading native code with ctypes; changing resource limits; and the introspection (`gc`,
-swapping a function's `__code__`) that could reach the hook itself. The hook keeps all it
-needs in keyword defaults that are immutable, so monkeypatching `os`, `os.path` or
-`builtins` does not change what it decides. This is defence in depth inside one user
-account; for hostile classes run the grader where each submission gets its own container
-(Gradescope does).
+The operating system is the boundary; the audit hook (PEP 578) only gives clear messages for
+the plain-Python routes and is defence in depth where there is no sandbox. It refuses:
+writing, creating, deleting, renaming or re-permissioning anything outside the child's
+folder; reading under the forbidden folders (the course's solutions and the checks);
+starting processes; signalling other processes; network sockets; loading native code with
+ctypes; changing resource limits; and the introspection (`gc`, swapping a function's
+`__code__`) that could reach the hook itself.
+
+Where a request is served: `Server.load` runs the definitions (one statement at a time),
+`Server.handle` answers each later request of a check (`getattr` on the module, `call`,
+`getitem`, `len`, `iter`); a per-question policy belongs at the top of `Server.handle`.
 """
 from __future__ import annotations
 
@@ -36,14 +42,11 @@ _PRELOAD = ("numpy", "torch", "torch.nn", "torch.nn.functional", "arcourse", "ar
 
 # --------------------------------------------------------------------------- zygote
 
-def zygote_main(sock_fd: int, listen_fd: int = -1) -> None:
-    """Import the heavy modules once, then fork a child per `spawn` request. Requests come on
-    the socket `sock_fd` of the process that started us and, when `listen_fd` is a listening
-    socket, from other grader processes that connect to it (the workers of a batch). The
-    zygote ends when its starter closes the socket; a client that leaves takes its
-    children with it."""
+def zygote_main(sock_fd: int) -> None:
+    """Import the heavy modules once, then fork a child per `spawn` request from the grader
+    on the socket `sock_fd`. The zygote serves one submission (in its sandbox, when there is
+    one) and ends, taking its children with it, when the grader closes the socket."""
     import importlib
-    import selectors
 
     failed = []
     for name in _PRELOAD:
@@ -51,31 +54,25 @@ def zygote_main(sock_fd: int, listen_fd: int = -1) -> None:
             importlib.import_module(name)
         except Exception as err:  # a missing optional module only costs speed
             failed.append(f"{name}: {type(err).__name__}: {err}")
-    ready = {"ready": True, "pid": os.getpid(), "preload_failed": failed}
+    global _CHILD_FILTER
+    try:
+        from arcourse.grading import _seccomp
+
+        _CHILD_FILTER = _seccomp.program(processes=False)
+    except (ImportError, OSError, AttributeError, TypeError, OverflowError) as err:
+        failed.append(f"seccomp: {type(err).__name__}: {err}")
     owner = socket.socket(fileno=sock_fd)
-    send_message(owner, ready)
-    selector = selectors.DefaultSelector()
-    selector.register(owner, selectors.EVENT_READ)
-    children: dict[socket.socket, set[int]] = {owner: set()}
-    listener = socket.socket(fileno=listen_fd) if listen_fd >= 0 else None
-    if listener is not None:
-        selector.register(listener, selectors.EVENT_READ)
-    while owner in children:
-        for key, _ in selector.select():
-            sock = key.fileobj
-            if sock is listener:
-                client, _ = listener.accept()
-                send_message(client, ready)
-                children[client] = set()
-                selector.register(client, selectors.EVENT_READ)
-            elif not _answer(sock, children[sock]):
-                for pid in children.pop(sock):
-                    _reap(pid, grace=0.0)
-                selector.unregister(sock)
-                sock.close()
-    for pids in children.values():
-        for pid in pids:
-            _reap(pid, grace=0.0)
+    send_message(owner, {"ready": True, "pid": os.getpid(), "preload_failed": failed,
+                         "seccomp": _CHILD_FILTER is not None})
+    sys.stdout.flush()
+    children: set[int] = set()
+    while _answer(owner, children):
+        pass
+    for pid in children:
+        _reap(pid, grace=0.0)
+
+
+_CHILD_FILTER: bytes | None = None     # the seccomp program each child loads (see _seccomp.py)
 
 
 def _answer(sock: socket.socket, children: set[int]) -> bool:
@@ -111,8 +108,12 @@ def send_message(sock: socket.socket, message, fds=()) -> None:
     sock.sendall(data[sent:])
 
 
+_MESSAGE_LIMIT = 1 << 20
+
+
 def recv_message(sock: socket.socket, max_fds: int = 0):
-    """(message or None at end of stream, received file descriptors)."""
+    """(message or None at end of stream, received file descriptors). A message over a
+    megabyte raises ValueError (the other side may be the student's)."""
     data, fds = b"", []
     while not data.endswith(b"\n"):
         if max_fds and not data:
@@ -122,6 +123,10 @@ def recv_message(sock: socket.socket, max_fds: int = 0):
         if not chunk:
             return None, fds
         data += chunk
+        if len(data) > _MESSAGE_LIMIT:
+            for fd in fds:
+                os.close(fd)
+            raise ValueError("message over the limit")
     return json.loads(data), fds
 
 
@@ -163,6 +168,8 @@ def _fork_child(config: dict) -> tuple[int, list[int]]:
 # --------------------------------------------------------------------------- child set-up
 
 def _child_main(requests_fd: int, results_fd: int, config: dict) -> None:
+    """Set up one child before any student code, then serve. Order matters: what needs
+    privileges or ctypes comes first, the seccomp filter and the audit hook last."""
     import resource
     import tempfile
 
@@ -171,10 +178,7 @@ def _child_main(requests_fd: int, results_fd: int, config: dict) -> None:
     os.setsid()
     folder = config["folder"]
     os.chdir(folder)
-    output = os.open(os.path.join(folder, "output.txt"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.dup2(output, 1)
-    os.dup2(output, 2)
-    os.close(output)
+    # stdout and stderr are the zygote's: a log file the grader holds (see sandbox.output_tail)
     keep = {0, 1, 2, requests_fd, results_fd}
     for fd in _open_fds():
         if fd not in keep:
@@ -182,6 +186,8 @@ def _child_main(requests_fd: int, results_fd: int, config: dict) -> None:
                 os.close(fd)
             except OSError:
                 pass
+    sys.stdout.reconfigure(line_buffering=True)     # the last line before a crash reaches the log
+    sys.stderr.reconfigure(line_buffering=True)
     os.environ.clear()
     os.environ.update({"HOME": folder, "TMPDIR": folder, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
                        "MPLBACKEND": "Agg", "MPLCONFIGDIR": folder, "CUDA_VISIBLE_DEVICES": ""})
@@ -189,13 +195,29 @@ def _child_main(requests_fd: int, results_fd: int, config: dict) -> None:
     sys.dont_write_bytecode = True
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # an over-long write fails with EFBIG instead
     _die_with_parent()
-    _set_memory_limit(config["memory_mb"])
+    torch.set_num_threads(config["threads"])
+    if config.get("uid") is not None:               # no sandbox but root: become nobody
+        os.setgroups([])
+        os.setgid(config["uid"])
+        os.setuid(config["uid"])
     resource.setrlimit(resource.RLIMIT_FSIZE, (config["file_mb"] * 2**20,) * 2)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    torch.set_num_threads(config["threads"])
+    resource.setrlimit(resource.RLIMIT_NOFILE, (_MAX_FILES, _MAX_FILES))
+    resource.setrlimit(resource.RLIMIT_NPROC, (_MAX_THREADS, _MAX_THREADS))
+    resource.setrlimit(resource.RLIMIT_CPU, (config["cpu_seconds"], config["cpu_seconds"] + 1))
+    _set_memory_limit(config["memory_mb"])
+    if _CHILD_FILTER is not None:
+        from arcourse.grading import _seccomp
+
+        _seccomp.install(_CHILD_FILTER)
     _disarm_subprocess()
-    sys.addaudithook(_make_audit_hook(folder, config["forbidden"]))
+    if config["audit_hook"]:
+        sys.addaudithook(_make_audit_hook(folder, config["forbidden"]))
     Server(requests_fd, results_fd, config).serve()
+
+
+_MAX_FILES = 256          # open descriptors
+_MAX_THREADS = 128        # RLIMIT_NPROC: the child cannot fork (seccomp), this bounds threads
 
 
 def _open_fds() -> list[int]:
@@ -208,19 +230,20 @@ def _open_fds() -> list[int]:
 
 
 def _set_memory_limit(megabytes: int) -> None:
-    """RLIMIT_DATA (heap and private mappings) at what is in use now plus `megabytes`."""
+    """RLIMIT_AS at the address space in use now plus `megabytes`: it counts every mapping,
+    shared ones included (RLIMIT_DATA does not count MAP_SHARED)."""
     import resource
 
     in_use = 0
     try:
         with open("/proc/self/status") as status:
             for line in status:
-                if line.startswith("VmData:"):
+                if line.startswith("VmSize:"):
                     in_use = int(line.split()[1]) * 1024
     except OSError:
         return      # no /proc (macOS): the limit would not be enforced there anyway
     limit = in_use + megabytes * 2**20
-    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 def _die_with_parent() -> None:
@@ -284,6 +307,7 @@ def _make_audit_hook(folder: str, forbidden: list[str]):
              _denied=PermissionError, _home=ident(folder),
              _forbidden=frozenset(i for i in map(ident, forbidden) if i is not None),
              _proc=ident("/proc"), _self=ident(f"/proc/{own_pid}"), _null=ident("/dev/null"), _pid=own_pid,
+             _names=tuple(f.rstrip("/") for f in forbidden), _normpath=os.path.normpath, _getcwd=os.getcwd,
              _write_flags=os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND):
         if event not in _watched:
             return
@@ -351,6 +375,12 @@ def _make_audit_hook(folder: str, forbidden: list[str]):
                     path = target
                 else:
                     path = ((path.rpartition("/")[0] or "/") if "/" in path else ".") + "/" + target
+            # by name too: inside a sandbox the forbidden folders do not exist at all
+            named = _normpath(path if path.startswith("/") else _getcwd() + "/" + path)
+            for name in _names:
+                if named == name or named.startswith(name + "/"):
+                    raise _denied(f"the grader does not allow access to {path!r:.120} (the solutions and the "
+                                  "checks are off limits)")
             is_dir = info is not None and _isdir(info.st_mode)
             if os_open and is_dir:
                 # a folder's descriptor could serve as dir_fd, which the open event does not show
@@ -479,6 +509,9 @@ class Server:
 
     # -- requests
     def handle(self, op: str, *args):
+        """Serve one request of the checks: `load` (see `load`), then `getattr` (a name of the
+        module or an attribute of a kept object), `call`, `getitem`, `len`, `iter`. The
+        value returned goes back encoded; an exception raised goes back as the student's."""
         if op == "load":
             return self.load(*args)
         if op == "getattr":
@@ -541,5 +574,5 @@ class Server:
 
 
 def main() -> None:
-    """Entry point of the zygote: `python -I -c ... SOCKET_FD ROOT [LISTENING_SOCKET_FD]`."""
-    zygote_main(int(sys.argv[1]), int(sys.argv[3]) if len(sys.argv) > 3 else -1)
+    """Entry point of the zygote: `python -I -c ... SOCKET_FD ROOT`."""
+    zygote_main(int(sys.argv[1]))

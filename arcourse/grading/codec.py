@@ -5,7 +5,9 @@ tree plus raw byte buffers: numbers, strings, lists, tuples, dicts and sets as t
 tensors and arrays as (dtype, shape, bytes) with the dtype taken from a short allow-list,
 and every other object (a module, a function, an instance of a student's class) as a
 numbered handle that stays in the student's process. Decoding checks every tag, dtype,
-shape and length, so a malformed or hostile message is refused with `ProtocolError`.
+shape and length, so a malformed or hostile message is refused with `ProtocolError`; and it
+is bounded: each buffer is used once, the decoded size is capped, set and dict keys that
+share hash values are refused, and the decoder watches the call's deadline.
 
 Frame layout: 4-byte header length, the UTF-8 JSON header {"s": status, "v": tree,
 "b": [buffer lengths]}, then the buffers back to back.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import struct
+import time
 from typing import Any, Callable
 
 import numpy as np
@@ -133,14 +136,52 @@ def encode(status: str, value: Any, keep: Callable[[Any], tuple[int, str, bool]]
 
 # --------------------------------------------------------------------------- decoding (grader)
 
+_NODE_BYTES = 16          # what one decoded number, string or handle is counted as (plus its text)
+_CONTAINER_BYTES = 64     # ... and one list, tuple, dict or set
+_SAME_HASH = 8            # distinct keys of one set or dict that may share a hash value
+_CLOCK_EVERY = 4096       # nodes between looks at the deadline
+
+
 class _Decoder:
-    def __init__(self, buffers: list[memoryview], make_handle: Callable[[int, str, bool], Any]):
+    """Rebuilds a result within bounds: each buffer is used at most once, the decoded size is
+    counted against `max_bytes`, set and dict keys are refused when many share one hash
+    (CPython would insert them in quadratic time), and the clock is read as it goes."""
+
+    def __init__(self, buffers: list[memoryview], make_handle: Callable[[int, str, bool], Any],
+                 max_bytes: int, deadline: float | None):
         self.buffers, self.make_handle = buffers, make_handle
+        self.used: set[int] = set()
+        self.left, self.deadline, self.nodes = max_bytes, deadline, 0
+
+    def spend(self, nbytes: int) -> None:
+        self.left -= nbytes
+        if self.left < 0:
+            raise ProtocolError("the decoded result would be larger than the grader accepts")
+        self.nodes += 1
+        if self.deadline is not None and self.nodes % _CLOCK_EVERY == 0 and time.monotonic() > self.deadline:
+            raise TimeoutError
 
     def buffer(self, index: Any) -> memoryview:
         if type(index) is not int or not 0 <= index < len(self.buffers):
             raise ProtocolError(f"bad buffer index {index!r}")
+        if index in self.used:
+            raise ProtocolError(f"buffer {index} is referenced twice")
+        self.used.add(index)
+        self.spend(len(self.buffers[index]))
         return self.buffers[index]
+
+    @staticmethod
+    def check_keys(keys: list, tag: str) -> None:
+        """Refuse keys of which more than a few distinct ones share a hash value."""
+        seen: dict[int, int] = {}
+        for key in keys:
+            try:
+                h = hash(key)
+            except TypeError as err:
+                raise ProtocolError(f"bad {tag}: {err}") from None
+            seen[h] = seen.get(h, 0) + 1
+            if seen[h] > _SAME_HASH:
+                raise ProtocolError(f"bad {tag}: more than {_SAME_HASH} of its keys share one hash value")
 
     @staticmethod
     def shape(value: Any) -> tuple[int, ...]:
@@ -180,6 +221,7 @@ class _Decoder:
         if depth > _MAX_DEPTH + 2:
             raise ProtocolError("result nested too deeply")
         kind = type(tree)
+        self.spend(_CONTAINER_BYTES if kind is list or kind is dict else _NODE_BYTES + (len(tree) if kind is str else 0))
         if tree is None or kind in (bool, int, float, str):
             return tree
         if kind is list:
@@ -206,17 +248,16 @@ class _Decoder:
                 if not all(type(n) is int for n in items):
                     raise ProtocolError("bad torch.Size")
                 return torch.Size(items)
-            try:
-                return {"tuple": tuple, "set": set, "frozenset": frozenset}[tag](items)
-            except TypeError as err:
-                raise ProtocolError(f"bad {tag}: {err}") from None
+            if tag == "tuple":
+                return tuple(items)
+            self.check_keys(items, tag)
+            return {"set": set, "frozenset": frozenset}[tag](items)
         if tag == "dict":
             if type(body) is not list or not all(type(p) is list and len(p) == 2 for p in body):
                 raise ProtocolError("bad dict")
-            try:
-                return {self.decode(k, depth + 1): self.decode(v, depth + 1) for k, v in body}
-            except TypeError as err:
-                raise ProtocolError(f"bad dict key: {err}") from None
+            keys = [self.decode(k, depth + 1) for k, _ in body]
+            self.check_keys(keys, "dict")
+            return dict(zip(keys, [self.decode(v, depth + 1) for _, v in body]))
         if tag == "int":
             if type(body) is not str or not re.fullmatch(r"-?0x[0-9a-f]{1,100000}", body):
                 raise ProtocolError("bad integer")
@@ -265,16 +306,28 @@ def _local_device(name: str) -> torch.device:
     return torch.device("cpu")
 
 
-def decode(frame: bytes, make_handle: Callable[[int, str, bool], Any]) -> tuple[str, Any]:
-    """(status, value) from one frame; raises ProtocolError for anything malformed."""
+_MAX_HEADER = 16 * 2**20       # the JSON part of a frame (big data travels in buffers)
+_MAX_CONTAINERS = 2**20        # brackets in the header, a bound on what json.loads builds
+
+
+def decode(frame: bytes, make_handle: Callable[[int, str, bool], Any], *, max_bytes: int | None = None,
+           deadline: float | None = None) -> tuple[str, Any]:
+    """(status, value) from one frame; raises ProtocolError for anything malformed or larger,
+    once decoded, than `max_bytes` (default: 16 times the frame plus 16 MB), and
+    TimeoutError when `deadline` (a `time.monotonic()` value) passes while decoding."""
     view = memoryview(frame)
     if len(view) < 4:
         raise ProtocolError("truncated message")
     (size,) = struct.unpack(">I", view[:4])
     if size > len(view) - 4:
         raise ProtocolError("truncated header")
+    if size > _MAX_HEADER:
+        raise ProtocolError(f"a header of {size} bytes is over the limit")
+    raw = bytes(view[4:4 + size])
+    if raw.count(b"[") + raw.count(b"{") > _MAX_CONTAINERS:
+        raise ProtocolError("the result holds too many containers")
     try:
-        header = json.loads(bytes(view[4:4 + size]).decode("utf-8"))
+        header = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError, UnicodeDecodeError) as err:
         raise ProtocolError(f"unreadable header ({type(err).__name__})") from None
     if type(header) is not dict or set(header) != {"s", "v", "b"} or type(header["s"]) is not str:
@@ -288,7 +341,9 @@ def decode(frame: bytes, make_handle: Callable[[int, str, bool], Any]) -> tuple[
     for n in lengths:
         buffers.append(view[start:start + n])
         start += n
+    if max_bytes is None:
+        max_bytes = 16 * len(frame) + 16 * 2**20
     try:
-        return header["s"], _Decoder(buffers, make_handle).decode(header["v"])
+        return header["s"], _Decoder(buffers, make_handle, max_bytes, deadline).decode(header["v"])
     except RecursionError:
         raise ProtocolError("result nested too deeply") from None

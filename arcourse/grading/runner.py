@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pytest
 
+from arcourse.grading import _isolation
 from arcourse.grading.sandbox import (Budget, GraderError, Limits, Sandbox, StudentCrash, StudentError,
-                                      StudentTimeout, prestart, share_zygote, use_zygote_at)
+                                      StudentTimeout, clean_text, keep_warm, prestart)
 from arcourse.grading.submission import SubmissionError, read_submission
 
 CHECKS = Path(__file__).parent / "checks"
@@ -57,6 +58,7 @@ class GradeResult:
     problems: list[str] = field(default_factory=list)
     descriptions: dict[str, str] = field(default_factory=dict)   # question -> what it is about
     seconds: float = 0.0
+    isolation: str = ""          # how the student's code was contained: bwrap | uid | none
 
     @property
     def score(self) -> float:
@@ -113,7 +115,7 @@ def _first_error(err: BaseException) -> BaseException:
 
 
 def _shorten(text: str) -> str:
-    text = text.strip()
+    text = clean_text(text).strip()
     return text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT - 3] + "..."
 
 
@@ -280,14 +282,20 @@ def grade(path: str | Path, *, exercise: str | None = None, checks: str | Path |
     limits = limits or Limits()
     submission = read_submission(path, exercise)
     check_file = checks_for(submission.exercise, checks)
-    prestart()      # the student's process starts at the first call, while pytest collects
-    result = GradeResult(submission=Path(path), exercise=submission.exercise, problems=list(submission.problems))
-    with Sandbox(submission, limits, forbidden_folders(check_file.parent, forbid)) as box:
+    forbidden = forbidden_folders(check_file.parent, forbid)
+    try:
+        prestart(limits.folder_mb, tuple(map(str, forbidden)))   # its imports overlap with pytest's collection
+    except (OSError, ValueError) as err:
+        raise GraderError(f"cannot start the sandbox: {err}") from None
+    result = GradeResult(submission=Path(path), exercise=submission.exercise,
+                         problems=[clean_text(p) for p in submission.problems])
+    with Sandbox(submission, limits, forbidden) as box:
         plugin = _GradingPlugin(box, limits)
         _run_checks(check_file, plugin)
         if not box.loaded and not box.broken:
             box.start()
         result.problems += box.problems
+        result.isolation = box.isolation
     result.tests, result.descriptions = plugin.results, plugin.descriptions
     result.seconds = time.perf_counter() - start
     return result
@@ -326,28 +334,45 @@ def submissions_in(folder: str | Path) -> list[Path]:
                   and not p.name.startswith("."))
 
 
+NO_ISOLATION = ("the grader cannot contain student code on this machine ({why}), so it does not grade other "
+                "people's submissions here: their code would run with your permissions. Grade on Linux with "
+                "bubblewrap installed (apt-get install bubblewrap), or as root, or pass --no-isolation "
+                "(no_isolation=True) if you trust every submission")
+
+
+def isolation_problem() -> str:
+    """Why student code would run unisolated here ("" when the OS contains it)."""
+    if _isolation.mode() != "none":
+        return ""
+    return _isolation.bwrap_problem() or "no sandbox"
+
+
 def grade_many(paths, *, jobs: int | None = None, exercise: str | None = None, checks=None,
-               limits: Limits | None = None, forbid=(), progress=None) -> list[BatchEntry]:
+               limits: Limits | None = None, forbid=(), progress=None, no_isolation: bool = False) -> list[BatchEntry]:
     """Grade many submissions in parallel (`jobs` worker processes, default one per core).
 
-    A submission that cannot be graded gets an entry with `error` set; the others go on.
-    `progress(entry)` is called as each one finishes. Entries come back in the order of `paths`.
+    Each submission runs in its own sandbox (each worker keeps the next one started). A
+    submission that cannot be graded gets an entry with `error` set; the others go on.
+    `progress(entry)` is called as each one finishes. Entries come back in the order of
+    `paths`. Where the OS cannot isolate student code this raises GraderError, unless
+    `no_isolation=True`.
     """
     import multiprocessing
 
+    why = isolation_problem()
+    if why and not no_isolation:
+        raise GraderError(NO_ISOLATION.format(why=why))
     paths = [Path(p) for p in paths]
     limits = limits or Limits()
     checks = str(checks_folder(checks))
     forbid = [str(Path(p).resolve()) for p in forbid]
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(paths) or 1))
     done: dict[Path, BatchEntry] = {}
-    # workers fork from a server that has imported the grader but never run torch, and share
-    # one zygote: neither torch nor the sandbox is started once per worker
+    # workers fork from a server that has imported the grader but never run torch; each keeps
+    # the sandbox of its next submission started while it grades the current one
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["arcourse.grading.runner", "hypothesis"])
-    address = share_zygote()
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=use_zygote_at,
-                             initargs=(address,)) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=keep_warm) as pool:
         futures = {pool.submit(_grade_entry, p, exercise, checks, limits, forbid): p for p in paths}
         for future in as_completed(futures):
             try:

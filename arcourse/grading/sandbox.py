@@ -1,16 +1,20 @@
-"""Running a submission in a separate, limited process, and calling into it from the checks.
+"""Running a submission in its own sandbox, and calling into it from the checks.
 
 The checks run in the grader's process and keep every expected value there. The student's
-definitions run in a child process (see `_child.py` for its limits and audit hook), and the
-`student` object the checks receive is a proxy: `student.softmax(x)` sends the call over a
-pipe and returns the result decoded with `codec.py` (never unpickled). Objects that are not
-data (an instance of the student's class, a function) stay in the child and come back as
-`RemoteObject` handles whose calls, attributes, items, length and iteration are requests too.
+definitions run in a child process inside an operating-system sandbox (`_isolation.py`:
+bubblewrap namespaces, a seccomp filter, resource limits, an unprivileged uid; `_child.py`
+for what the child does before student code), and the `student` object the checks receive
+is a proxy: `student.softmax(x)` sends the call over a pipe and returns the result decoded
+with `codec.py` (never unpickled). Objects that are not data (an instance of the student's
+class, a function) stay in the child and come back as `RemoteObject` handles whose calls,
+attributes, items, length and iteration are requests too. Everything the child sends is
+untrusted: sizes, time and text (`clean_text`) are bounded or cleaned here.
 
 Time: each question has its own budget of student time and the whole submission a wall-clock
 budget. A call that runs past either is stopped by killing the child, the test fails with a
-clear message, and the next call starts a fresh child (a fork of an already warm process,
-so a restart costs milliseconds). A child that exits or crashes is restarted the same way.
+clear message, and the next call starts a fresh child (a fork of the submission's warm
+zygote, so a restart costs milliseconds). A child that exits or crashes is restarted the
+same way, and a zygote (a sandbox) that dies is replaced by a new one.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import builtins
 import io
 import os
 import pickle
+import re
 import select
 import shutil
 import socket
@@ -31,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from arcourse.grading import codec
+from arcourse.grading import _isolation, codec
 from arcourse.grading._child import recv_message, send_message
 from arcourse.grading.submission import Submission
 
@@ -47,13 +52,16 @@ class Limits:
     memory_mb: int = 2048              # memory the student's code may allocate on top of the imports
     result_mb: int = 64                # largest result one call may return
     file_mb: int = 64                  # largest file the student's code may write
+    folder_mb: int = 256               # the sandbox's writable folder (a tmpfs), all files together
     threads: int = 1                   # torch threads in the student's process
+    audit_hook: bool = True            # the Python audit hook inside (clear messages, defence in depth);
+                                       # False tests the operating system's containment alone
 
     def __post_init__(self):
         for name in ("question_seconds", "submission_seconds"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"Limits needs {name} > 0, got {name}={getattr(self, name)!r}")
-        for name in ("memory_mb", "result_mb", "file_mb", "threads"):
+        for name in ("memory_mb", "result_mb", "file_mb", "folder_mb", "threads"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"Limits needs an integer {name} >= 1, got {name}={value!r}")
@@ -89,6 +97,16 @@ class GraderError(RuntimeError):
     """The grader itself could not work (not the student's fault)."""
 
 
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b.?"
+                      r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(text: str) -> str:
+    """`text` without terminal escapes and control characters (newlines and tabs stay), so
+    what a student's code printed cannot redraw a report or a terminal."""
+    return _CONTROL.sub("", text)
+
+
 _MIRRORED = ("ValueError", "TypeError", "IndexError", "KeyError", "AttributeError", "NotImplementedError",
              "RuntimeError", "ZeroDivisionError", "ArithmeticError", "OverflowError", "AssertionError",
              "MemoryError", "RecursionError", "LookupError", "FloatingPointError", "NameError",
@@ -108,56 +126,49 @@ def _student_exception(kind: str, builtin: bool) -> type:
 
 # --------------------------------------------------------------------------- the zygote
 
+_REPLY_SECONDS = 30.0        # a zygote that takes longer to answer a spawn or reap is stopped
+
+
 class _Zygote:
-    """A warm process (numpy, torch, arcourse imported) that forks the sandboxed children.
+    """A warm process (numpy, torch, arcourse imported) that forks the children of ONE
+    submission; with `bwrap` isolation it lives inside that submission's sandbox, so nothing
+    is shared between students. Its stdout and stderr, and its children's, go to `log`, a
+    file the grader holds."""
 
-    `_Zygote()` starts one for this process; `_Zygote(shared=True)` also lets other grader
-    processes connect at `.address`, and `_Zygote.connect(address)` is such a connection.
-    """
-
-    def __init__(self, shared: bool = False):
+    def __init__(self, tmp_mb: int, hidden: tuple[str, ...] = ()):
         if not hasattr(os, "fork"):
             raise GraderError("the grader's sandbox needs Linux or macOS (on Windows, use WSL)")
+        self.mode = _isolation.mode()
+        self.key = (self.mode, tmp_mb, hidden)
         self.process: subprocess.Popen | None = None
-        self.folder = Path(tempfile.mkdtemp(prefix="arcourse-zygote-"))
-        self.address = str(self.folder / "zygote.sock") if shared else ""
+        self.folder = Path(tempfile.mkdtemp(prefix="arcourse-sandbox-"))
+        self.log = self.folder / "output.txt"
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        passed = [theirs.fileno()]
-        if shared:      # bound here, so that it exists before any worker tries to connect
-            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            listener.bind(self.address)
-            listener.listen(64)
-            passed.append(listener.fileno())
-        cache = Path(tempfile.gettempdir()) / f"arcourse-mpl-{os.getuid()}"
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(self.folder), "TMPDIR": str(self.folder), "LANG": "C.UTF-8",
-               "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(cache), "CUDA_VISIBLE_DEVICES": "",
-               "PYTHONDONTWRITEBYTECODE": "1", "OBJC_DISABLE_INITIALIZE_FORK_SAFETY": "YES"}
-        self.log = self.folder / "zygote.log"
+        boot = [sys.executable, "-I", "-c", _BOOT, str(theirs.fileno()), str(_PACKAGE_ROOT)]
         with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-I", "-c", _BOOT, str(theirs.fileno()), str(_PACKAGE_ROOT),
-                 *map(str, passed[1:])], pass_fds=passed, env=env, cwd=self.folder, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=log, start_new_session=True)
+            common = dict(stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+            if self.mode == "bwrap":
+                self.workdir = _isolation.WORKDIR
+                with _isolation.Launch(tmp_mb, hidden) as launch:
+                    self.process = subprocess.Popen(launch.command(boot), pass_fds=[theirs.fileno(), *launch.fds],
+                                                    env={"PATH": "/usr/bin:/bin"}, **common, **launch.popen_user())
+            else:
+                work = self.folder / "work"
+                work.mkdir()
+                if self.mode == "uid":       # the child runs as uid 65534: its folder, nothing else
+                    os.chown(work, _isolation.NOBODY, _isolation.NOBODY)
+                    self.folder.chmod(0o711)
+                self.workdir = str(work)
+                env = {"PATH": "/usr/bin:/bin", "HOME": self.workdir, "TMPDIR": self.workdir, "LANG": "C.UTF-8",
+                       "MPLBACKEND": "Agg", "MPLCONFIGDIR": self.workdir, "CUDA_VISIBLE_DEVICES": "",
+                       "PYTHONDONTWRITEBYTECODE": "1", "OBJC_DISABLE_INITIALIZE_FORK_SAFETY": "YES"}
+                self.process = subprocess.Popen(boot, pass_fds=[theirs.fileno()], env=env, cwd=work, **common)
         theirs.close()
-        if shared:
-            listener.close()
         self.sock = ours
         self.sock.settimeout(300)
         self.ready = False           # its imports run while the grader goes on (see `wait`)
-
-    @classmethod
-    def connect(cls, address: str) -> "_Zygote":
-        """A connection to a shared zygote started by another grader process."""
-        self = cls.__new__(cls)
-        self.process, self.folder, self.address, self.ready = None, None, address, False
-        self.log = Path(address).with_name("zygote.log")
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(300)
-        try:
-            self.sock.connect(address)
-        except OSError as err:
-            raise GraderError(f"cannot reach the shared sandbox process at {address}: {err}") from None
-        return self
+        self.filtered = False        # whether its children run under the seccomp filter
+        self.spawned = 0             # children started so far
 
     def wait(self) -> None:
         """Block until the zygote has imported what it preloads."""
@@ -167,18 +178,19 @@ class _Zygote:
             ready, _ = recv_message(self.sock)
         except (OSError, ValueError):
             ready = None
-        if not ready:
+        if type(ready) is not dict or ready.get("ready") is not True:
             raise GraderError(f"the sandbox process did not start: {self._log_tail()}")
-        self.ready = True
+        self.ready, self.filtered = True, ready.get("seccomp") is True
+        self.sock.settimeout(_REPLY_SECONDS)
 
     def _log_tail(self) -> str:
         try:
-            return self.log.read_text(errors="replace")[-2000:].strip() or "(no output)"
+            return clean_text(self.log.read_text(errors="replace")[-2000:]).strip() or "(no output)"
         except OSError:
             return "(no log)"
 
     def alive(self) -> bool:
-        return self.process is None or self.process.poll() is None
+        return self.process is not None and self.process.poll() is None
 
     def spawn(self, config: dict) -> tuple[int, int, int]:
         """A new child: (pid, fd to write requests, fd to read results)."""
@@ -188,74 +200,88 @@ class _Zygote:
             reply, fds = recv_message(self.sock, max_fds=2)
         except (OSError, ValueError) as err:
             raise GraderError(f"the sandbox process stopped answering ({err}): {self._log_tail()}") from None
-        if not reply or "error" in reply or len(fds) != 2:
+        if type(reply) is not dict or type(reply.get("pid")) is not int or len(fds) != 2:
             for fd in fds:
                 os.close(fd)
-            raise GraderError(f"could not start a process for the submission: {reply and reply.get('error')}")
+            raise GraderError("could not start a process for the submission: "
+                              f"{clean_text(str(reply.get('error') if type(reply) is dict else reply))[:300]}")
+        self.spawned += 1
         return reply["pid"], fds[0], fds[1]
 
     def reap(self, pid: int, grace: float) -> int | None:
         """Stop child `pid` if it still runs after `grace` s; its exit code, minus its signal,
-        or None when it had to be killed."""
+        or None when it had to be killed (or the zygote did not answer, which ends it)."""
         try:
             send_message(self.sock, {"op": "reap", "pid": pid, "grace": grace})
-            return recv_message(self.sock)[0]["status"]
+            status = recv_message(self.sock)[0]["status"]
+            return status if type(status) is int else None
         except (OSError, ValueError, TypeError, KeyError):
+            self.kill()
             return None
 
-    def close(self) -> None:
-        self.sock.close()
-        if self.process is None:
-            return
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+    def kill(self) -> None:
+        if self.alive():
             self.process.kill()
             self.process.wait()
+
+    def close(self) -> None:
+        """End the zygote and its children (closing its socket makes it leave), and remove
+        its folder."""
+        self.sock.close()
+        if self.process is not None:
+            try:
+                self.process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        for path in [self.folder, *self.folder.rglob("*")]:      # the student may have removed permissions
+            try:
+                if path.is_dir() and not path.is_symlink():
+                    path.chmod(0o700)
+            except OSError:
+                pass
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-_zygote: _Zygote | None = None
-_zygote_owner = 0
-_shared_address = ""
+_spare: _Zygote | None = None     # a zygote started ahead for the next submission
+_spare_owner = 0
+_keep_warm = False
 
 
-def prestart() -> None:
-    """Start this process's zygote now, so that its imports overlap with other work."""
-    _get_zygote()
+def prestart(tmp_mb: int | None = None, hidden=()) -> None:
+    """Start the next submission's zygote now, so that its imports overlap with other work."""
+    global _spare, _spare_owner
+    key = (_isolation.mode(), tmp_mb or Limits().folder_mb, tuple(hidden))
+    if _spare is not None and _spare_owner == os.getpid():
+        if _spare.key == key and _spare.alive():
+            return
+        _spare.close()
+    _spare, _spare_owner = _Zygote(key[1], key[2]), os.getpid()
 
 
-def share_zygote() -> str:
-    """Start a zygote that other grader processes can use; returns its address for
-    `use_zygote_at` (the pool initializer of a batch)."""
-    global _zygote, _zygote_owner
-    if _zygote is None or _zygote_owner != os.getpid() or not _zygote.alive() or not _zygote.address:
-        if _zygote is not None and _zygote_owner == os.getpid():
-            _zygote.close()
-        _zygote, _zygote_owner = _Zygote(shared=True), os.getpid()
-    return _zygote.address
+def keep_warm() -> None:
+    """From now on, always keep a zygote started ahead (the workers of a batch)."""
+    global _keep_warm
+    _keep_warm = True
 
 
-def use_zygote_at(address: str) -> None:
-    """In a worker process: fork submissions from the shared zygote at `address`."""
-    global _shared_address
-    _shared_address = address
-
-
-def _get_zygote() -> _Zygote:
-    global _zygote, _zygote_owner
-    if _zygote is None or _zygote_owner != os.getpid() or not _zygote.alive():
-        if _zygote is not None and _zygote_owner == os.getpid():
-            _zygote.close()
-        _zygote = _Zygote.connect(_shared_address) if _shared_address else _Zygote()
-        _zygote_owner = os.getpid()
-    return _zygote
+def _take_zygote(tmp_mb: int, hidden: tuple[str, ...]) -> _Zygote:
+    """A fresh zygote for one submission: the one started ahead when it fits, else a new one."""
+    global _spare
+    spare = _spare if _spare_owner == os.getpid() else None
+    _spare = None
+    if spare is not None and (spare.key != (_isolation.mode(), tmp_mb, hidden) or not spare.alive()):
+        spare.close()
+        spare = None
+    zygote = spare or _Zygote(tmp_mb, hidden)
+    if _keep_warm:
+        prestart(tmp_mb, hidden)
+    return zygote
 
 
 @atexit.register
-def _stop_zygote() -> None:
-    if _zygote is not None and _zygote_owner == os.getpid():
-        _zygote.close()
+def _stop_spare() -> None:
+    if _spare is not None and _spare_owner == os.getpid():
+        _spare.close()
 
 
 # --------------------------------------------------------------------------- proxies
@@ -352,20 +378,31 @@ class _ArgumentPickler(pickle.Pickler):
 # --------------------------------------------------------------------------- the sandbox
 
 class Sandbox:
-    """One submission's process: started by `start()`, called through `request()`."""
+    """One submission's process: started by `start()`, called through `request()`.
+
+    The submission gets its own zygote (inside its own bubblewrap sandbox where the machine
+    allows, see `_isolation.py`); a child that is stopped or crashes is forked again from
+    it, and a zygote that dies (the student's code may kill it) is replaced by a new one.
+    """
+
+    _MAX_ZYGOTES = 4           # sandboxes one submission may use up before it counts as broken
 
     def __init__(self, submission: Submission, limits: Limits, forbidden: list[Path]):
         self.submission, self.limits = submission, limits
         self.forbidden = [str(p) for p in forbidden]
-        self.folder = Path(tempfile.mkdtemp(prefix="arcourse-submission-"))
         self.generation = 0
         self.child: tuple[int, int, int] | None = None   # pid, request fd, result fd
-        self.zygote: _Zygote | None = None                # the one that forked the child
+        self.zygote: _Zygote | None = None                # this submission's, started at the first call
+        self.zygotes = 0
         self.started: float | None = None       # the clock starts when the first process does
         self.problems: list[str] = []
         self.broken = ""           # set when the definitions could not even be loaded
         self._functions: dict[str, tuple] = {}   # name -> (generation, number, name, callable)
         self.loaded = False
+
+    @property
+    def isolation(self) -> str:
+        return self.zygote.mode if self.zygote is not None else _isolation.mode()
 
     def __enter__(self) -> "Sandbox":
         return self
@@ -375,13 +412,8 @@ class Sandbox:
 
     def close(self) -> None:
         self._stop()
-        for path in [self.folder, *self.folder.rglob("*")]:      # the student may have removed permissions
-            try:
-                if path.is_dir() and not path.is_symlink():
-                    path.chmod(0o700)
-            except OSError:
-                pass
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if self.zygote is not None:
+            self.zygote.close()
 
     def seconds_left(self) -> float:
         if self.started is None:
@@ -389,12 +421,14 @@ class Sandbox:
         return self.limits.submission_seconds - (time.monotonic() - self.started)
 
     def output_tail(self, limit: int = 600) -> str:
-        """The end of what the student's code printed (for crash messages)."""
+        """The end of what the student's code printed (for crash messages), cleaned."""
+        if self.zygote is None:
+            return ""
         try:
-            with open(self.folder / "output.txt", "rb") as f:
-                f.seek(0, io.SEEK_END)
+            with open(self.zygote.log, "rb") as f:
+                f.seek(0, os.SEEK_END)
                 f.seek(max(0, f.tell() - limit))
-                return f.read().decode("utf-8", "replace").strip()
+                return clean_text(f.read().decode("utf-8", "replace")).strip()
         except OSError:
             return ""
 
@@ -409,14 +443,39 @@ class Sandbox:
             os.close(fd)
         return self.zygote.reap(pid, grace)
 
+    def _spawn(self, config: dict) -> tuple[int, int, int]:
+        """A child from this submission's zygote, replacing a zygote that has died."""
+        hidden = tuple(self.forbidden)
+        for _ in range(2):
+            if self.zygote is None or not self.zygote.alive():
+                if self.zygotes >= self._MAX_ZYGOTES:
+                    raise StudentCrash(f"your code ended its sandbox {self.zygotes} times; it was not restarted again")
+                if self.zygote is not None:
+                    self.zygote.close()
+                self.zygote = _take_zygote(self.limits.folder_mb, hidden)
+                self.zygotes += 1
+            try:
+                return self.zygote.spawn({**config, "folder": self.zygote.workdir})
+            except GraderError:
+                if not self.zygote.spawned:
+                    raise        # it never worked: the grader's problem
+                self.zygote.kill()   # the student's code may have ended it: replaced once more
+        raise GraderError(f"the sandbox process keeps dying: {self.zygote._log_tail()}")
+
     def start(self) -> None:
         """Start the child and load the definitions; on failure `broken` says why."""
         self.generation += 1
-        config = {"folder": str(self.folder), "forbidden": self.forbidden, "memory_mb": self.limits.memory_mb,
+        config = {"forbidden": self.forbidden, "memory_mb": self.limits.memory_mb,
                   "file_mb": self.limits.file_mb, "result_mb": self.limits.result_mb,
-                  "threads": self.limits.threads, "generation": self.generation}
-        self.zygote = _get_zygote()
-        self.child = self.zygote.spawn(config)
+                  "threads": self.limits.threads, "generation": self.generation,
+                  "cpu_seconds": int(self.limits.submission_seconds) + 10, "audit_hook": self.limits.audit_hook,
+                  "uid": _isolation.NOBODY if _isolation.mode() == "uid" else None}
+        try:
+            self.child = self._spawn(config)
+        except StudentCrash as err:
+            self.broken = str(err)
+            self.problems.append(self.broken)
+            return
         if self.started is None:
             self.started = time.monotonic()
         statements = [(s.filename, s.lineno, s.label, s.code) for s in self.submission.statements]
@@ -433,7 +492,7 @@ class Sandbox:
             self.problems.append(self.broken)
             return
         if not self.loaded:
-            self.problems.extend(p[:500] for p in value["problems"][:50])
+            self.problems.extend(clean_text(p[:500]) for p in value["problems"][:50])
             self.loaded = True
 
     # -- requests
@@ -449,6 +508,8 @@ class Sandbox:
         if budget.left <= 0:
             raise StudentTimeout(f"{call} was not run: question {budget.label!r} used up its "
                                  f"{budget.seconds:g} s", call="")
+        if self.child is not None and not self.zygote.alive():
+            self._stop(grace=0.0)       # its sandbox has gone (the student's code may end it): a new one
         if self.child is None:
             self.start()
             if self.broken:
@@ -498,9 +559,13 @@ class Sandbox:
             self._stop()
             raise StudentCrash(f"{call}: the student's process sent an unreadable answer ({err})") from None
         generation = self.generation
-        try:
+        try:      # decoding is bounded by the frame's size, and counts against the same time
             status, value = codec.decode(frame, lambda number, name, is_callable: RemoteObject(
-                self, generation, number, name, is_callable, budget or Budget("loading", seconds)))
+                self, generation, number, clean_text(name), is_callable, budget or Budget("loading", seconds)),
+                deadline=deadline)
+        except TimeoutError:
+            self._stop(grace=0.0)
+            raise StudentTimeout(f"{call}: its result took too long to read (over {seconds:.3g} s)") from None
         except codec.ProtocolError as err:
             self._stop()
             raise StudentCrash(f"{call}: the student's process sent an unreadable answer ({err})") from None
@@ -509,10 +574,10 @@ class Sandbox:
         if status == "bad_request":
             raise GraderError(f"the student's process could not read the arguments of {call}: {value!s:.300}")
         if status == "error" and type(value) is dict:
-            kind, message = str(value.get("type", "Exception")), str(value.get("message", ""))
+            kind, message = clean_text(str(value.get("type", "Exception"))), clean_text(str(value.get("message", "")))
             where = value.get("where") if type(value.get("where")) is list else []
             cls = _student_exception(kind, value.get("builtin") is True)
-            raise cls(message, call=call, kind=kind, where=tuple(str(w)[:300] for w in where[:3]))
+            raise cls(message, call=call, kind=kind, where=tuple(clean_text(str(w)[:300]) for w in where[:3]))
         self._stop()
         raise StudentCrash(f"{call}: the student's process sent an unreadable answer (status {status!r:.40})")
 

@@ -51,16 +51,27 @@ class _Cell:
     text: str
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, problems: list[str]) -> str:
+    """The file's text. Bytes that are not UTF-8 (a stray byte in a comment) become U+FFFD
+    and are reported in `problems`, rather than costing the whole file; a binary file (one
+    with NUL bytes) is refused."""
     try:
         if path.stat().st_size > MAX_BYTES:
             raise SubmissionError(f"{path.name}: the file is larger than {MAX_BYTES // 2**20} MB")
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
+        data = path.read_bytes()
+    except OSError as err:
         raise SubmissionError(f"{path.name}: cannot read the file ({err})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        if b"\0" in data:
+            raise SubmissionError(f"{path.name}: cannot read the file (it is not text: {err})") from None
+        line = data[:err.start].count(b"\n") + 1
+        problems.append(f"line {line}: bytes that are not UTF-8 text were replaced by \ufffd")
+        return data.decode("utf-8", "replace")
 
 
-def _notebook_cells(path: Path, text: str) -> tuple[list[_Cell], dict]:
+def _notebook_cells(path: Path, text: str, problems: list[str]) -> tuple[list[_Cell], dict]:
     try:
         notebook = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as err:
@@ -72,9 +83,12 @@ def _notebook_cells(path: Path, text: str) -> tuple[list[_Cell], dict]:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else source
+        if isinstance(source, list) and all(isinstance(line, str) for line in source):
+            source = "".join(source)
         if isinstance(source, str):
             cells.append(_Cell(f"{path.name}, cell {number}", 1, f"cell {number}", source))
+        else:
+            problems.append(f"cell {number}: its source is not text (a {type(source).__name__}); it was skipped")
     metadata = notebook.get("metadata")
     return cells, metadata if isinstance(metadata, dict) else {}
 
@@ -93,7 +107,7 @@ def _header_metadata(text: str) -> dict:
     return {"arcourse": {"exercise": exercise.group(2)}} if exercise else {}
 
 
-def _percent_cells(path: Path, text: str) -> tuple[list[_Cell], dict]:
+def _percent_cells(path: Path, text: str, problems: list[str]) -> tuple[list[_Cell], dict]:
     """Cells of a Jupytext percent-format file, each with the line where it starts."""
     metadata = _header_metadata(text)
     cells, start, lines, kind = [], 1, [], ""
@@ -183,9 +197,10 @@ def read_submission(path: str | Path, exercise: str | None = None) -> Submission
         raise SubmissionError(f"{path.name}: a submission is a Jupytext .py or an .ipynb notebook")
     if exercise is not None and not re.fullmatch(r"ex\d\d", exercise):
         raise SubmissionError(f"exercise must look like 'ex03', got {exercise!r}")
-    text = _read_text(path)
-    cells, metadata = (_notebook_cells if path.suffix == ".ipynb" else _percent_cells)(path, text)
-    submission = Submission(path=path, exercise=exercise or exercise_of(path, metadata))
+    problems: list[str] = []
+    text = _read_text(path, problems)
+    cells, metadata = (_notebook_cells if path.suffix == ".ipynb" else _percent_cells)(path, text, problems)
+    submission = Submission(path=path, exercise=exercise or exercise_of(path, metadata), problems=problems)
     if path.suffix == ".py":
         submission.sources[path.name] = text
     for cell in cells:
