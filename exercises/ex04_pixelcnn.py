@@ -15,6 +15,8 @@
 # %% [markdown]
 # # Exercise 04 — the moving parts of a PixelCNN
 #
+# *Grading runs your imports, functions, classes and simple constants (such as `LN2 = math.log(2)`), not the other cells; its report lists what it skipped.*
+#
 # Lecture 04 built a PixelCNN from masked convolutions and trained it on digits. Here you
 # write three of its parts yourself:
 #
@@ -156,6 +158,18 @@ print(first[0, 0])
 assert first.min() >= 0 and first.max() < 3
 assert torch.equal(first, sample_pixels(model, images, known, seed=1))
 assert torch.equal(first[:, :, 0], images[:, :, 0])
+
+# %% [markdown]
+# ## 4. Written question
+#
+# The first masked convolution of a PixelCNN uses a type-A mask and every later one a
+# type-B mask. Explain in two or three sentences why type B would be wrong in the first
+# layer, and why type A in the later layers would lose nothing in correctness but cost
+# the model information.
+
+# %% [markdown]
+# **Answer (written: mask_types, 2 points):**
+# YOUR ANSWER HERE
 
 # %% [markdown]
 # When all three parts pass, run the grader. Ideas to explore further: draw the mask of a

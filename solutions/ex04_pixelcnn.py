@@ -15,6 +15,8 @@
 # %% [markdown]
 # # Exercise 04 — the moving parts of a PixelCNN
 #
+# *Grading runs your imports, functions, classes and simple constants (such as `LN2 = math.log(2)`), not the other cells; its report lists what it skipped.*
+#
 # Lecture 04 built a PixelCNN from masked convolutions and trained it on digits. Here you
 # write three of its parts yourself:
 #
@@ -188,6 +190,25 @@ print(first[0, 0])
 assert first.min() >= 0 and first.max() < 3
 assert torch.equal(first, sample_pixels(model, images, known, seed=1))
 assert torch.equal(first[:, :, 0], images[:, :, 0])
+
+# %% [markdown]
+# ## 4. Written question
+#
+# The first masked convolution of a PixelCNN uses a type-A mask and every later one a
+# type-B mask. Explain in two or three sentences why type B would be wrong in the first
+# layer, and why type A in the later layers would lose nothing in correctness but cost
+# the model information.
+
+# %% [markdown]
+# **Answer (written: mask_types, 2 points):**
+# ### BEGIN SOLUTION
+# A type-B first layer would let each output see its own input sub-pixel, so the model
+# could copy the value it is asked to predict: the likelihood would look perfect and
+# sampling would break. After the first layer, the features at a position already depend
+# only on earlier sub-pixels, so type B (which adds the position's own features) keeps
+# causality; type A there would throw away what the position's features know about the
+# earlier context and shrink the receptive field, with no gain.
+# ### END SOLUTION
 
 # %% [markdown]
 # When all three parts pass, run the grader. Ideas to explore further: draw the mask of a
