@@ -2,6 +2,7 @@
 into a temporary autograder root, grades a solution and a stub into results/results.json."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -28,11 +29,16 @@ def test_the_zip_has_gradescopes_layout(autograder):
         names = zf.namelist()
         modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
         setup = zf.read("setup.sh").decode()
-    assert {"setup.sh", "run_autograder", "pyproject.toml", "arcourse/grading/checks/test_ex99.py"} <= set(names)
+    assert {"setup.sh", "run_autograder", "config.json", "checks/test_ex99.py"} <= set(names)
     assert modes["setup.sh"] & 0o111 and modes["run_autograder"] & 0o111
     assert not any(n.startswith("solutions/") or "__pycache__" in n for n in names)
-    assert [n for n in names if n.startswith("arcourse/grading/checks/test_")] == ["arcourse/grading/checks/test_ex99.py"]
-    assert "pip install" in setup
+    assert [n for n in names if "test_ex" in n] == ["checks/test_ex99.py"]
+    wheels = [n for n in names if n.startswith("wheels/") and n.endswith("-py3-none-any.whl")]
+    assert len(wheels) == 1
+    with zipfile.ZipFile(autograder) as zf, zipfile.ZipFile(io.BytesIO(zf.read(wheels[0]))) as wheel:
+        inside = wheel.namelist()
+    assert "arcourse/grading/runner.py" in inside and not any("test_ex" in n for n in inside)
+    assert "pip install" in setup and '"torch==2.13.0"' in setup and "download.pytorch.org/whl/cpu" in setup
     assert subprocess.run(["bash", "-n"], input=setup, text=True).returncode == 0
 
 

@@ -127,7 +127,7 @@ def test_only_definitions_are_kept(tmp_path):
     path.write_text("import math\nN = 3\nM = N + 1\nprint('hi')\nfor i in range(3):\n    pass\n"
                     "@staticmethod\ndef f(x):\n    return x\n%matplotlib inline\n")
     kept = [s.code.splitlines()[0] for s in read_submission(path).statements]
-    assert kept == ["import math", "N = 3", "@staticmethod"]
+    assert kept == ["import math", "N = 3", "M = N + 1", "@staticmethod"]    # a computed constant is kept too
 
 
 # ---------------------------------------------------------------- the command line

@@ -2,10 +2,11 @@
 
 `build_autograder(exercise, "ex03_autograder.zip")` writes the zip Gradescope expects:
     setup.sh, run_autograder    at its root (executable)
-    wheels/arcourse-*.whl       the arcourse package with this exercise's public checks only,
-                                built here, so the zip is the same from a checkout and from
-                                an installed (non-editable) arcourse
-    hidden/test_exNN.py         the exercise's hidden checks (hidden.py), when there are any
+    wheels/arcourse-*.whl       the arcourse package without any checks, built here, so the
+                                zip is the same from a checkout and from an installed
+                                (non-editable) arcourse
+    checks/test_exNN.py         the exercise's public checks
+    hidden/test_exNN.py         its hidden checks (hidden.py), when there are any
     config.json                 the exercise, the visibility of hidden checks, the late
                                 policy and the written questions (points)
 Never the solutions. Gradescope unpacks it into /autograder/source and runs setup.sh once
@@ -68,7 +69,8 @@ RUN_AUTOGRADER = """#!/usr/bin/env bash
 # write $ROOT/results/results.json (ROOT is /autograder unless ARCOURSE_AUTOGRADER_ROOT is set).
 ROOT="${{ARCOURSE_AUTOGRADER_ROOT:-/autograder}}"
 PYTHON="${{ARCOURSE_PYTHON:-python3}}"
-cd "$ROOT/source" && exec "$PYTHON" -m arcourse.grading.gradescope --root "$ROOT" --exercise {exercise}
+cd "$ROOT/source" && exec "$PYTHON" -m arcourse.grading.gradescope --root "$ROOT" --exercise {exercise} \
+    --checks "$ROOT/source/checks"
 """
 
 
@@ -120,18 +122,17 @@ def apply_late_policy(results: dict, metadata: dict, policy: LatePolicy) -> dict
     return results
 
 
-def _wheel_files(exercise: str, checks) -> list[tuple[str, bytes]]:
-    """(name in the wheel, content) of the arcourse package with only `exercise`'s public checks."""
-    check_file = checks_for(exercise, checks)
+def _wheel_files() -> list[tuple[str, bytes]]:
+    """(name in the wheel, content) of the arcourse package without check files (the zip
+    carries the one exercise's checks next to the wheel)."""
     out = []
     for path in sorted(_PACKAGE.rglob("*")):
         relative = path.relative_to(_PACKAGE.parent)
         if not path.is_file() or "__pycache__" in path.parts or path.suffix in {".pyc", ".pyo"}:
             continue
         if relative.parts[:3] == ("arcourse", "grading", "checks") and path.name.startswith("test_"):
-            continue      # other exercises' checks stay out; this one's comes from `checks`
+            continue
         out.append((relative.as_posix(), path.read_bytes()))
-    out.append((f"arcourse/grading/checks/{check_file.name}", check_file.read_bytes()))
     return out
 
 
@@ -141,8 +142,8 @@ def _version() -> str:
     return getattr(arcourse, "__version__", "0.0.0")
 
 
-def build_wheel(exercise: str, checks=None) -> tuple[str, bytes]:
-    """A pure-Python wheel of the package for grading `exercise` (file name, bytes): written
+def build_wheel() -> tuple[str, bytes]:
+    """A pure-Python wheel of the package for grading (file name, bytes): written
     here rather than by a build backend, so it needs no pyproject.toml (an installed
     arcourse has none) and the same package always gives the same wheel."""
     version = _version()
@@ -150,7 +151,7 @@ def build_wheel(exercise: str, checks=None) -> tuple[str, bytes]:
     metadata = "\n".join(["Metadata-Version: 2.1", "Name: arcourse", f"Version: {version}",
                           "Summary: arcourse, packaged to grade one exercise on Gradescope",
                           *(f"Requires-Dist: {r}" for r in GRADING_REQUIRES)]) + "\n"
-    files = _wheel_files(exercise, checks) + [
+    files = _wheel_files() + [
         (f"{info}/METADATA", metadata.encode()),
         (f"{info}/WHEEL", b"Wheel-Version: 1.0\nGenerator: arcourse\nRoot-Is-Purelib: true\nTag: py3-none-any\n"),
         (f"{info}/top_level.txt", b"arcourse\n")]
@@ -174,7 +175,8 @@ def build_autograder(exercise: str, output: str | Path, checks: str | Path | Non
         raise ValueError(f"hidden_visibility must be one of {', '.join(VISIBILITIES)}, got {hidden_visibility!r}")
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    wheel_name, wheel = build_wheel(exercise, checks)
+    check_file = checks_for(exercise, checks)
+    wheel_name, wheel = build_wheel()
     hidden_path = hidden_file(exercise, hidden)
     config = {"exercise": exercise, "hidden_visibility": hidden_visibility,
               "late_policy": asdict(late_policy or LatePolicy()), "written": manifest("written", exercise)}
@@ -186,6 +188,9 @@ def build_autograder(exercise: str, output: str | Path, checks: str | Path | Non
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, text)
         zf.writestr(f"wheels/{wheel_name}", wheel)
+        zf.write(check_file, f"checks/{check_file.name}")
+        if (check_file.parent / "conftest.py").is_file():
+            zf.write(check_file.parent / "conftest.py", "checks/conftest.py")
         zf.writestr("config.json", json.dumps(config, indent=1) + "\n")
         if hidden_path is not None:
             zf.write(hidden_path, f"hidden/{hidden_path.name}")
@@ -256,8 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m arcourse.grading.gradescope", description=__doc__)
     parser.add_argument("--root", type=Path, default=Path("/autograder"))
     parser.add_argument("--exercise", required=True)
+    parser.add_argument("--checks", type=Path, help="the folder of the exercise's public checks")
     args = parser.parse_args(argv)
-    results = run_autograder(args.root, args.exercise)
+    results = run_autograder(args.root, args.exercise, args.checks)
     print(f"{args.exercise}: {results['score']:g} points; results in {args.root / 'results' / 'results.json'}")
     return 0
 

@@ -42,7 +42,7 @@ def _reader_and_hidden_lines(result: GradeResult) -> list[str]:
         lines += [f"  - {s}" for s in result.skipped]
     if result.hidden_pending:
         lines += ["", "Hidden checks (not in this self-check; they count only at grading):"]
-        lines += [f"  - {q}: {n} hidden check{'s' if n != 1 else ''}, {p:g} points"
+        lines += [f"  - {q}: {n} hidden check{'s' if n != 1 else ''}, {p:g} point{'s' if p != 1 else ''}"
                   for q, (n, p) in result.hidden_pending.items()]
     return lines
 

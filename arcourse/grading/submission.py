@@ -77,6 +77,8 @@ def _read_text(path: Path, problems: list[str]) -> str:
         data = path.read_bytes()
     except OSError as err:
         raise SubmissionError(f"{path.name}: cannot read the file ({err})") from None
+    if b"\x00" in data:
+        raise SubmissionError(f"{path.name}: cannot read the file (it holds NUL bytes: binary, not text)")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
