@@ -280,6 +280,11 @@ def read_cells(path: str | Path, kind: str = "code") -> list[str]:
         return out
     if kind == "code":
         return [c.text for c in _percent_cells(path, text)[0]]
+    return percent_markdown(text)
+
+
+def percent_markdown(text: str) -> list[str]:
+    """The markdown cells of Jupytext percent-format text, without their `# ` prefixes."""
     out, current = [], None
     for line in text.splitlines():
         match = _CELL.match(line)

@@ -40,20 +40,9 @@ def _answer_cells(markdown_cells: list[str]) -> dict[str, tuple[float, str]]:
 
 def declared_in(solution: str) -> dict[str, float]:
     """{name: points} of the written questions of a solution's Jupytext source."""
-    from arcourse.grading.submission import _CELL
+    from arcourse.grading.submission import percent_markdown
 
-    cells, current = [], None
-    for line in solution.splitlines():
-        match = _CELL.match(line)
-        if match:
-            if current is not None:
-                cells.append("\n".join(current))
-            current = [] if "[markdown]" in match.group(1) or "[md]" in match.group(1) else None
-        elif current is not None:
-            current.append(line[2:] if line.startswith("# ") else line.lstrip("#"))
-    if current is not None:
-        cells.append("\n".join(current))
-    return {name: worth for name, (worth, _) in _answer_cells(cells).items()}
+    return {name: worth for name, (worth, _) in _answer_cells(percent_markdown(solution)).items()}
 
 
 def answers_in(path: Path) -> dict[str, str]:

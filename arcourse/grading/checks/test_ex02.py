@@ -73,7 +73,8 @@ class TestCrossEntropy:
 
 
 @question("kl_divergence", "KL(p || q) >= 0 along the last axis",
-          write=("arcourse.metrics.kl_divergence", "torch.nn.functional.kl_div", "torch.distributions.kl.kl_divergence"))
+          write=("arcourse.metrics.kl_divergence", "torch.nn.functional.kl_div",
+                 "torch.distributions.kl.kl_divergence"))
 class TestKLDivergence:
     @points(2)
     @FAST
@@ -144,7 +145,9 @@ def logits(draw):
 
 
 @question("log_softmax", "a log-softmax that never underflows or overflows",
-          write=("torch.log_softmax", "torch.nn.functional.log_softmax", "torch.Tensor.log_softmax", "torch.special.log_softmax", "torch.logsumexp", "torch.Tensor.logsumexp", "torch.special.logsumexp"))
+          write=("torch.log_softmax", "torch.nn.functional.log_softmax", "torch.Tensor.log_softmax",
+                 "torch.special.log_softmax", "torch.logsumexp", "torch.Tensor.logsumexp",
+                 "torch.special.logsumexp"))
 class TestLogSoftmax:
     @points(2)
     @FAST

@@ -61,7 +61,8 @@ def random_signal(seed: int, n: int) -> torch.Tensor:
 
 
 @question("mu_law", "µ-law encoding and decoding against the library on random signals; round-trip error",
-          write=("arcourse.mu_law_encode", "arcourse.mu_law_decode", "arcourse.mu_law_compress", "arcourse.mu_law_expand"))
+          write=("arcourse.mu_law_encode", "arcourse.mu_law_decode", "arcourse.mu_law_compress",
+                 "arcourse.mu_law_expand"))
 class TestMuLaw:
     @points(2)
     def test_encode(self, student):

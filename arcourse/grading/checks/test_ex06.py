@@ -89,7 +89,8 @@ def _reference_module(w_qkv, w_out, n_heads):
 
 
 @question("multi_head_attention", "heads split, attended and merged, against torch.nn.MultiheadAttention",
-          write=("torch.nn.functional.scaled_dot_product_attention", "torch.nn.MultiheadAttention", "torch.nn.functional.multi_head_attention_forward", "arcourse.models.gpt.CausalSelfAttention"))
+          write=("torch.nn.functional.scaled_dot_product_attention", "torch.nn.MultiheadAttention",
+                 "torch.nn.functional.multi_head_attention_forward", "arcourse.models.gpt.CausalSelfAttention"))
 class TestMultiHeadAttention:
     @points(2)
     @FEW

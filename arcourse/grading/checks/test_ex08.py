@@ -25,7 +25,8 @@ def _probs(vocab: int, seed: int, zeros: bool) -> torch.Tensor:
 
 
 @question("gaussian_nll", "normal_nll and gaussian_head agree with torch.distributions.Normal",
-          write=("torch.distributions.Normal", "torch.nn.functional.gaussian_nll_loss", "arcourse.models.continuous.gaussian_nll", "arcourse.models.continuous.GaussianHead"))
+          write=("torch.distributions.Normal", "torch.nn.functional.gaussian_nll_loss",
+                 "arcourse.models.continuous.gaussian_nll", "arcourse.models.continuous.GaussianHead"))
 class TestGaussianNLL:
     @points(2)
     @SETTINGS
@@ -106,7 +107,8 @@ class TestExact:
 
 
 @question("sampling", "accept_or_resample draws tokens from p (chi-square test)",
-          write=("arcourse.speculative.verify_draft", "arcourse.speculative.acceptance_probability", "arcourse.speculative.residual_distribution"))
+          write=("arcourse.speculative.verify_draft", "arcourse.speculative.acceptance_probability",
+                 "arcourse.speculative.residual_distribution"))
 class TestSampling:
     CASES = [  # (p, q): overlapping, disjoint-ish, and equal
         ([0.5, 0.3, 0.2, 0.0], [0.25, 0.25, 0.25, 0.25]),
