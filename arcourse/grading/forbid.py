@@ -84,26 +84,31 @@ def _stub(name: str):
 _aliases: dict[str, list[tuple[object, str]]] = {}   # name -> every (owner, attribute) holding it
 
 
-def _places(name: str) -> list[tuple[object, str]]:
-    """Where the reference `name` can be reached from the arcourse and torch modules; looked
-    up once per process (a scan of torch's modules takes milliseconds)."""
-    if name not in _aliases:
+def _look_up(names: Iterable[str]) -> None:
+    """Find every place the references `names` can be reached from in the arcourse and
+    torch modules, in one scan of those modules; done once per process per name."""
+    targets: dict[int, list[str]] = {}
+    for name in names:
         try:
             owner, attribute, target = resolve(name)
         except LookupError:
             _aliases[name] = []      # a reference this torch or arcourse lacks cannot be called
-            return []
-        places = [(owner, attribute)]
-        for module_name, other in list(sys.modules.items()):
-            if other is None or other is owner or module_name.split(".")[0] not in _SCANNED:
-                continue
-            try:
-                items = list(vars(other).items())
-            except TypeError:
-                continue
-            places += [(other, key) for key, value in items if value is target]
-        _aliases[name] = places
-    return _aliases[name]
+            continue
+        _aliases[name] = [(owner, attribute)]
+        targets.setdefault(id(target), []).append(name)
+    if not targets:
+        return
+    for module_name, other in list(sys.modules.items()):
+        if other is None or module_name.split(".")[0] not in _SCANNED:
+            continue
+        try:
+            items = list(vars(other).items())
+        except TypeError:
+            continue
+        for key, value in items:
+            for name in targets.get(id(value), ()):
+                if (other, key) != _aliases[name][0]:
+                    _aliases[name].append((other, key))
 
 
 @contextlib.contextmanager
@@ -122,7 +127,8 @@ def blocking(names: Iterable[str], module=None) -> Iterator[None]:
         saved.append((owner, attribute, value, present))
 
     try:
-        found = [(name, _places(name)) for name in names]           # all looked up before any is patched
+        _look_up([name for name in names if name not in _aliases])  # all looked up before any is patched
+        found = [(name, _aliases[name]) for name in names]
         targets = [getattr(*places[0]) for _, places in found if places]
         for (name, places), target in zip([f for f in found if f[1]], targets):
             stub = _stub(name)

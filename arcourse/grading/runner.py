@@ -159,6 +159,7 @@ class _GradingPlugin:
         self._budgets: dict[str, Budget] = {}
         self._written: dict[str, set[str]] = {}    # question -> references to write (forbid.py)
         self.hidden_folder: Path | None = None     # tests from this folder are hidden checks
+        self._hidden_ids: set[str] = set()
 
     def pytest_configure(self, config):
         config.addinivalue_line("markers", "question(name, description): a graded question")
@@ -190,6 +191,8 @@ class _GradingPlugin:
             self._meta[item.nodeid] = (question, what, float(marker.args[0]) if marker else 1.0)
             self.descriptions.setdefault(question, description)
             self._written.setdefault(question, set()).update(write_yourself.declared(item))
+            if self.hidden_folder is not None and Path(item.path).resolve().is_relative_to(self.hidden_folder):
+                self._hidden_ids.add(item.nodeid)
 
     def pytest_collectreport(self, report):
         if report.failed:
@@ -218,8 +221,7 @@ class _GradingPlugin:
             else:
                 status, message = self._failures.get(report.nodeid, ("failed", "failed"))
                 score = 0.0
-            hidden = self.hidden_folder is not None and Path(str(report.fspath)).resolve().is_relative_to(
-                self.hidden_folder)
+            hidden = report.nodeid in self._hidden_ids
             self.results.append(TestResult(question, name, what, score, most, status, message, hidden))
 
 
