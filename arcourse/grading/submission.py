@@ -186,7 +186,8 @@ def _impure(expr: ast.expr) -> str:
             name = _dotted(node.func)
             module = name.rpartition(".")[0]
             if not name or not (name in _PURE_CALLS or f"{module}.*" in _PURE_CALLS):
-                return f"it calls {name or 'a computed function'}(), which grading does not run"
+                return (f"it calls {name}(), which grading does not run" if name else
+                        "it calls a method of a computed value, which grading does not run")
     return ""
 
 
@@ -333,19 +334,20 @@ def read_submission(path: str | Path, exercise: str | None = None) -> Submission
 def _describe_skipped(kept: list[Statement], skipped: list) -> list[str]:
     """One line per skipped statement that binds names; those a kept function or class reads
     come first, since they fail at grading."""
+    import symtable
+
     used, defined = set(), set()
     for statement in kept:
         try:
-            tree = ast.parse(statement.code)
-        except SyntaxError:
+            table = symtable.symtable(statement.code, "<statement>", "exec")
+        except (SyntaxError, ValueError):
             continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Name):
-                (used if isinstance(node.ctx, ast.Load) else defined).add(node.id)
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                defined.add(node.name)
-            elif isinstance(node, ast.alias):
-                defined.add((node.asname or node.name).split(".")[0])
+        defined |= {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
+        inner = list(table.get_children())
+        while inner:                          # the module-level names functions and classes read
+            scope = inner.pop()
+            used |= {s.get_name() for s in scope.get_symbols() if s.is_global() and s.is_referenced()}
+            inner += scope.get_children()
     first, rest = [], []
     for names, where, head, reason in skipped:
         needed = [n for n in names if n in used and n not in defined]
