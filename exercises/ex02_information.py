@@ -15,6 +15,8 @@
 # %% [markdown]
 # # Exercise 02 — Entropy, cross-entropy, KL, perplexity
 #
+# *Grading runs your imports, functions, classes and simple constants (such as `LN2 = math.log(2)`), not the other cells; its report lists what it skipped.*
+#
 # Write the yardsticks of lecture 02 yourself, for torch tensors whose **last axis holds the
 # categories** (other axes are batch axes), in nats. Replace each
 # `raise NotImplementedError(...)` with your code; the cell after each exercise compares

@@ -15,6 +15,8 @@
 # %% [markdown]
 # # Exercise 04 — the moving parts of a PixelCNN
 #
+# *Grading runs your imports, functions, classes and simple constants (such as `LN2 = math.log(2)`), not the other cells; its report lists what it skipped.*
+#
 # Lecture 04 built a PixelCNN from masked convolutions and trained it on digits. Here you
 # write three of its parts yourself:
 #
@@ -22,6 +24,8 @@
 #    the channel-ordering rule for colour images;
 # 2. **bits per dimension** of each image, from the model's logits;
 # 3. a **pixel-by-pixel sampler** that also completes partially given images (inpainting).
+#
+# A written question about the two mask types, after part 1, is marked by a person.
 #
 # Grade yourself with `arcourse grade exercises/ex04_pixelcnn.ipynb`. The grader compares
 # your mask with the library's for many sizes, builds a small network from your masks and
@@ -80,6 +84,18 @@ rgb_centre = make_mask(3, "A", 3, 3, 3)[:, :, 1, 1]
 print(rgb_centre)
 assert rgb_centre.tolist() == [[0, 0, 0], [1, 0, 0], [1, 1, 0]]
 assert make_mask(5, "B", 6, 9, 3).shape == (9, 6, 5, 5)
+
+# %% [markdown]
+# ### A written question
+#
+# The first masked convolution of a PixelCNN uses a type-A mask and every later one a
+# type-B mask. Explain in two or three sentences why type B would be wrong in the first
+# layer, and why type A in the later layers would lose nothing in correctness but cost
+# the model information.
+
+# %% [markdown]
+# **Answer (written: mask_types, 2 points):**
+# YOUR ANSWER HERE
 
 # %% [markdown]
 # ## 2. Bits per dimension

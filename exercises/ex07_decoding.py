@@ -15,6 +15,8 @@
 # %% [markdown]
 # # Exercise 07 — decoding: temperature, top-k, top-p and beam search
 #
+# *Grading runs your imports, functions, classes and simple constants (such as `LN2 = math.log(2)`), not the other cells; its report lists what it skipped.*
+#
 # Lecture 07 turned a model's next-token logits into text with small processors, each a
 # function from logits `(B, V)` to logits `(B, V)` that returns a new tensor and leaves its
 # input alone. Here you write three of them and a beam search:

@@ -15,6 +15,8 @@
 # %% [markdown]
 # # Exercise 01 — The chain rule and autoregressive factorisation
 #
+# *Grading runs your imports, functions, classes and simple constants (such as `LN2 = math.log(2)`), not the other cells; its report lists what it skipped.*
+#
 # Lecture 01 showed that $p(x_1, \dots, x_n) = \prod_i p(x_i \mid x_{<i})$ holds in every order.
 # Here you write the pieces yourself: the conditional tables of a joint in a given order,
 # the joint rebuilt from them, the number of parameters the tables hold, and an ancestral

@@ -15,6 +15,8 @@
 # %% [markdown]
 # # Exercise 03 — a recurrent language model by hand
 #
+# *Grading runs your imports, functions, classes and simple constants (such as `LN2 = math.log(2)`), not the other cells; its report lists what it skipped.*
+#
 # Lecture 03 built a character RNN and trained it on names. Here you write its moving parts
 # yourself:
 #

@@ -15,6 +15,8 @@
 # %% [markdown]
 # # Exercise 05 — WaveNet's building blocks
 #
+# *Grading runs your imports, functions, classes and simple constants (such as `LN2 = math.log(2)`), not the other cells; its report lists what it skipped.*
+#
 # Four pieces of lecture 05, each checked by the autograder (`arcourse grade` on this file):
 #
 # 1. the **receptive field** of a stack of causal convolutions,

@@ -15,6 +15,8 @@
 # %% [markdown]
 # # Exercise 08 — beyond tokens: a Gaussian head and speculative decoding
 #
+# *Grading runs your imports, functions, classes and simple constants (such as `LN2 = math.log(2)`), not the other cells; its report lists what it skipped.*
+#
 # Two pieces from lecture 08, each small and each exact.
 #
 # 1. **A Gaussian output head.** For a real-valued x_t an AR model outputs a density instead

@@ -460,7 +460,7 @@ def test_results_are_written_atomically_and_never_through_a_symlink(tmp_path):
 # ------------------------------------------------------------------ bad notebooks, fallbacks
 
 def test_bad_notebooks_give_a_clear_message(tmp_path):
-    from arcourse.build import to_notebook_json
+    from arcourse.cli.build import to_notebook_json
 
     notebook = json.loads(to_notebook_json(SOLUTION.read_text()))
     checks = [c for c in notebook["cells"] if c["cell_type"] == "code"

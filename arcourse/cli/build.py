@@ -7,6 +7,11 @@ Sources are percent-format `.py` files (readable diffs, no outputs). `arcourse b
 where an exercise is its solution with every `### BEGIN SOLUTION` ... `### END SOLUTION`
 region replaced by a stub that raises NotImplementedError (the nbgrader convention).
 
+In a student edition (`arcourse release`) there is no `solutions/`: the build then makes the
+lecture notebooks and leaves `exercises/` as they were released. In the instructor's course
+folder it also refreshes what the self-check reports about grading it cannot see
+(`arcourse/grading/checks/manifest.json`: counts of hidden checks, written questions).
+
 Nothing a student wrote is lost: a generated file is replaced only while it still holds
 what the build last wrote there (recorded in `.arcourse-build.json`). A file that was edited
 since is kept, with a message, unless `force=True`, which first copies it to a backup.
@@ -136,15 +141,22 @@ def exercise_sources(root: Path) -> dict[Path, str]:
 def build(root: str | Path = ".", *, force: bool = False) -> BuildReport:
     """Build every notebook and exercise under `root` (see the module docstring)."""
     root = Path(root).resolve()
-    if not (root / "solutions").is_dir() or not (root / "lectures").is_dir():
-        raise BuildError(f"{root} is not a course folder (it needs lectures/ and solutions/)")
+    if not (root / "lectures").is_dir():
+        raise BuildError(f"{root} is not a course folder (it needs lectures/, and solutions/ for the exercises)")
+    instructor = (root / "solutions").is_dir()
     report = BuildReport()
     writer = _Writer(root, force, report)
-    for folder in ("lectures", "solutions"):
+    for folder in ("lectures", "solutions") if instructor else ("lectures",):
         for source in sorted((root / folder).glob("*.py")):
             writer.write(source.with_suffix(".ipynb"), to_notebook_json(source.read_text(encoding="utf-8"), str(source)))
-    for target, text in exercise_sources(root).items():
+    for target, text in (exercise_sources(root) if instructor else {}).items():
         writer.write(target, text)
         writer.write(target.with_suffix(".ipynb"), to_notebook_json(text, str(target)))
     writer.save()
+    manifest = root / "arcourse" / "grading" / "checks" / "manifest.json"
+    if instructor and manifest.parent.is_dir():
+        from arcourse.grading.hidden import write_manifest
+
+        if write_manifest(root, manifest):
+            report.written.append(manifest)
     return report

@@ -512,6 +512,11 @@ class Server:
         """Serve one request of the checks: `load` (see `load`), then `getattr` (a name of the
         module or an attribute of a kept object), `call`, `getitem`, `len`, `iter`. The
         value returned goes back encoded; an exception raised goes back as the student's."""
+        if op == "blocked":     # run the request with the question's references stubbed out (forbid.py)
+            from arcourse.grading.forbid import blocking
+
+            with blocking(args[0], self.module):
+                return self.handle(*args[1:])
         if op == "load":
             return self.load(*args)
         if op == "getattr":

@@ -36,10 +36,19 @@ import pytest
 import torch
 
 
-def question(name: str, description: str = ""):
-    """Mark a test class as one graded question (points add up per question)."""
+def question(name: str, description: str = "", *, write=()):
+    """Mark a test class as one graded question (points add up per question).
+
+    `write` names the references the question asks the student to write themselves
+    (`"torch.log_softmax"`, `"arcourse.metrics.entropy"`): they are unavailable while the
+    student's code runs for this question, and calling one scores 0 (see `forbid.py`).
+    """
+    from arcourse.grading.forbid import validate
+
+    names = validate(write)
+
     def mark(cls):
-        cls = pytest.mark.question(name=name, description=description)(cls)
+        cls = pytest.mark.question(name=name, description=description, write=names)(cls)
         return cls
     return mark
 

@@ -26,6 +26,7 @@ from arcourse.grading import _isolation
 from arcourse.grading.sandbox import (Budget, GraderError, Limits, Sandbox, StudentCrash, StudentError,
                                       StudentTimeout, clean_text, keep_warm, prestart)
 from arcourse.grading.submission import SubmissionError, read_submission
+from arcourse.grading import forbid as write_yourself, hidden as hidden_checks
 
 CHECKS = Path(__file__).parent / "checks"
 CHECKS_ENV = "ARCOURSE_CHECKS"
@@ -40,8 +41,9 @@ class TestResult:
     what: str            # what it checks: its docstring's first line, or the name in words
     score: float
     max_score: float
-    status: str          # passed | failed | not_implemented | timeout | crashed | grader_error
+    status: str          # passed | failed | not_implemented | timeout | crashed | grader_error | delegated
     message: str = ""
+    hidden: bool = False  # a hidden check (hidden.py): not shipped to students
 
     __test__ = False     # not a pytest test class
 
@@ -59,6 +61,8 @@ class GradeResult:
     descriptions: dict[str, str] = field(default_factory=dict)   # question -> what it is about
     seconds: float = 0.0
     isolation: str = ""          # how the student's code was contained: bwrap | uid | none
+    skipped: list[str] = field(default_factory=list)     # statements the reader left out, and why
+    hidden_pending: dict[str, tuple[int, float]] = field(default_factory=dict)  # hidden checks not run here
 
     @property
     def score(self) -> float:
@@ -133,6 +137,8 @@ def _classify(err: BaseException) -> tuple[str, str]:
         return "timeout", _shorten(str(err))
     if isinstance(err, StudentCrash):
         return "crashed", _shorten(str(err))
+    if isinstance(err, StudentError) and err.kind == write_yourself.ERROR:
+        return write_yourself.STATUS, _shorten(err.message)
     if isinstance(err, StudentError):
         return "failed", _shorten(str(err) + extra)
     if isinstance(err, GraderError):
@@ -153,6 +159,9 @@ class _GradingPlugin:
         self._meta: dict[str, tuple[str, str, float]] = {}
         self._failures: dict[str, tuple[str, str]] = {}
         self._budgets: dict[str, Budget] = {}
+        self._written: dict[str, set[str]] = {}    # question -> references to write (forbid.py)
+        self.hidden_folder: Path | None = None     # tests from this folder are hidden checks
+        self._hidden_ids: set[str] = set()
 
     def pytest_configure(self, config):
         config.addinivalue_line("markers", "question(name, description): a graded question")
@@ -172,6 +181,7 @@ class _GradingPlugin:
         question, _ = self._question(request.node)
         if question not in self._budgets:
             self._budgets[question] = Budget(question, self.limits.question_seconds)
+            self._budgets[question].blocked = tuple(sorted(self._written.get(question, ())))
         return self.box.proxy(self._budgets[question])
 
     def pytest_collection_modifyitems(self, items):
@@ -182,6 +192,9 @@ class _GradingPlugin:
             what = doc[0].strip() if doc else _words(item.name)
             self._meta[item.nodeid] = (question, what, float(marker.args[0]) if marker else 1.0)
             self.descriptions.setdefault(question, description)
+            self._written.setdefault(question, set()).update(write_yourself.declared(item))
+            if self.hidden_folder is not None and Path(item.path).resolve().is_relative_to(self.hidden_folder):
+                self._hidden_ids.add(item.nodeid)
 
     def pytest_collectreport(self, report):
         if report.failed:
@@ -210,7 +223,8 @@ class _GradingPlugin:
             else:
                 status, message = self._failures.get(report.nodeid, ("failed", "failed"))
                 score = 0.0
-            self.results.append(TestResult(question, name, what, score, most, status, message))
+            hidden = report.nodeid in self._hidden_ids
+            self.results.append(TestResult(question, name, what, score, most, status, message, hidden))
 
 
 @contextlib.contextmanager
@@ -236,11 +250,12 @@ def _grading_hypothesis():
         configuration.set_hypothesis_home_dir(previous_home)
 
 
-def _run_checks(check_file: Path, plugin: _GradingPlugin) -> None:
+def _run_checks(check_file: Path, plugin: _GradingPlugin, extra: Path | None = None) -> None:
     folder = check_file.parent
+    folders = (str(folder),) + ((str(extra.parent),) if extra else ())
     before = set(sys.modules)
     # unraisableexception/threadexception run gc.collect() five times per session: seconds with torch loaded
-    args = [str(check_file), "-q", "-p", "no:cacheprovider", "-p", "no:unraisableexception",
+    args = [str(check_file), *([str(extra)] if extra else []), "-q", "-p", "no:cacheprovider", "-p", "no:unraisableexception",
             "-p", "no:threadexception", "-p", "no:faulthandler", "--rootdir", str(folder), "--confcutdir", str(folder), "-c", os.devnull, "-o", "addopts=",
             "--import-mode=importlib", "--capture=sys", "--tb=no", "-W", "ignore::DeprecationWarning"]
     output = io.StringIO()
@@ -256,7 +271,7 @@ def _run_checks(check_file: Path, plugin: _GradingPlugin) -> None:
             os.environ[_AUTOLOAD] = autoload
         for name in set(sys.modules) - before:      # the next run may use another checks folder
             module = sys.modules.get(name)
-            if str(getattr(module, "__file__", "") or "").startswith(str(folder)):
+            if str(getattr(module, "__file__", "") or "").startswith(folders):
                 del sys.modules[name]
     if plugin.collect_errors:
         raise GraderError(f"the checks {check_file.name} could not be loaded:\n{plugin.collect_errors[0]}")
@@ -265,7 +280,7 @@ def _run_checks(check_file: Path, plugin: _GradingPlugin) -> None:
 
 
 def grade(path: str | Path, *, exercise: str | None = None, checks: str | Path | None = None,
-          limits: Limits | None = None, forbid=()) -> GradeResult:
+          limits: Limits | None = None, forbid=(), hidden: str | Path | bool | None = None) -> GradeResult:
     """Grade one submission file.
 
     Args:
@@ -274,6 +289,8 @@ def grade(path: str | Path, *, exercise: str | None = None, checks: str | Path |
         checks: the folder of check files (default: $ARCOURSE_CHECKS or the package's).
         limits: time and memory limits (`Limits()` by default).
         forbid: more folders the student's code may not read.
+        hidden: the folder of hidden checks, False for the public checks only, None to look
+            for them (see `hidden.py`).
     Returns:
         a GradeResult. Raises SubmissionError when the file cannot be graded at all, and
         GraderError when the grader itself cannot run.
@@ -282,21 +299,28 @@ def grade(path: str | Path, *, exercise: str | None = None, checks: str | Path |
     limits = limits or Limits()
     submission = read_submission(path, exercise)
     check_file = checks_for(submission.exercise, checks)
+    hidden_file = hidden_checks.hidden_file(submission.exercise, hidden)
+    if hidden_file is not None:
+        forbid = [*forbid, hidden_file.parent]
     forbidden = forbidden_folders(check_file.parent, forbid)
     try:
         prestart(limits.folder_mb, tuple(map(str, forbidden)))   # its imports overlap with pytest's collection
     except (OSError, ValueError) as err:
         raise GraderError(f"cannot start the sandbox: {err}") from None
     result = GradeResult(submission=Path(path), exercise=submission.exercise,
-                         problems=[clean_text(p) for p in submission.problems])
+                         problems=[clean_text(p) for p in submission.problems], skipped=list(submission.skipped))
+    if hidden_file is None:
+        result.hidden_pending = hidden_checks.pending(submission.exercise)
     with Sandbox(submission, limits, forbidden) as box:
         plugin = _GradingPlugin(box, limits)
-        _run_checks(check_file, plugin)
+        plugin.hidden_folder = hidden_file.parent if hidden_file else None
+        _run_checks(check_file, plugin, hidden_file)
         if not box.loaded and not box.broken:
             box.start()
         result.problems += box.problems
         result.isolation = box.isolation
     result.tests, result.descriptions = plugin.results, plugin.descriptions
+    write_yourself.zero_delegated(result.tests)
     result.seconds = time.perf_counter() - start
     return result
 
@@ -314,9 +338,10 @@ class BatchEntry:
         return self.path.stem
 
 
-def _grade_entry(path: Path, exercise, checks, limits, forbid) -> BatchEntry:
+def _grade_entry(path: Path, exercise, checks, limits, forbid, hidden=None) -> BatchEntry:
     try:
-        return BatchEntry(path, grade(path, exercise=exercise, checks=checks, limits=limits, forbid=forbid))
+        return BatchEntry(path, grade(path, exercise=exercise, checks=checks, limits=limits, forbid=forbid,
+                                      hidden=hidden))
     except SubmissionError as err:
         return BatchEntry(path, error=str(err))
     except GraderError as err:
@@ -348,7 +373,8 @@ def isolation_problem() -> str:
 
 
 def grade_many(paths, *, jobs: int | None = None, exercise: str | None = None, checks=None,
-               limits: Limits | None = None, forbid=(), progress=None, no_isolation: bool = False) -> list[BatchEntry]:
+               limits: Limits | None = None, forbid=(), progress=None, no_isolation: bool = False,
+               hidden=None) -> list[BatchEntry]:
     """Grade many submissions in parallel (`jobs` worker processes, default one per core).
 
     Each submission runs in its own sandbox (each worker keeps the next one started). A
@@ -373,7 +399,7 @@ def grade_many(paths, *, jobs: int | None = None, exercise: str | None = None, c
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["arcourse.grading.runner", "hypothesis"])
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=keep_warm) as pool:
-        futures = {pool.submit(_grade_entry, p, exercise, checks, limits, forbid): p for p in paths}
+        futures = {pool.submit(_grade_entry, p, exercise, checks, limits, forbid, hidden): p for p in paths}
         for future in as_completed(futures):
             try:
                 entry = future.result()

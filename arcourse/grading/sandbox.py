@@ -291,6 +291,7 @@ class Budget:
 
     def __init__(self, label: str, seconds: float):
         self.label, self.seconds, self.left = label, seconds, seconds
+        self.blocked: tuple[str, ...] = ()     # references the question asks the student to write (forbid.py)
 
 
 class _ModuleRef:
@@ -517,7 +518,8 @@ class Sandbox:
         limit = min(left, budget.left)
         began = time.monotonic()
         try:
-            return self._exchange((op, *args), limit, call, budget)
+            request = ("blocked", budget.blocked, op, *args) if budget.blocked else (op, *args)   # forbid.py
+            return self._exchange(request, limit, call, budget)
         finally:
             budget.left -= time.monotonic() - began
 

@@ -1,9 +1,13 @@
 """Reading a student's submission: which exercise it is, and its definitions.
 
-Only the definitions are taken from a submission: imports, functions, classes and constant
-assignments (literals), cell by cell. Visible checks, training runs and plots are skipped, so
-grading does not depend on a student's scratch cells, and a cell with a syntax error costs
-only the functions defined in it. Each definition keeps its place in the file (a line of a
+Only the definitions are taken from a submission, cell by cell: imports, functions, classes,
+pure and cheap assignments to names (`LN2 = math.log(2)`, a small table, a comprehension;
+calls only to builtins, `math` and a few constructors, see `_PURE_CALLS`), and `try:` blocks
+made of those (`try: import x` / `except ImportError: x = None`). Visible checks, training
+runs and plots are skipped, so grading does not depend on a student's scratch cells, and a
+cell with a syntax error costs only the functions defined in it. A skipped statement that
+binds a name (`model = train(...)`) is listed in the report with the reason, since a
+function that uses that name will fail at grading. Each definition keeps its place in the file (a line of a
 Jupytext `.py`, or a cell and line of an `.ipynb`) so error messages point at the right line.
 
 The file itself is only read, never changed.
@@ -16,7 +20,18 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MAX_BYTES = 50 * 2**20
+MAX_BYTES = 50 * 2**20             # the code of a submission (a notebook's saved outputs do not count)
+MAX_FILE_BYTES = 500 * 2**20       # a notebook file, outputs included
+RULE = ("Grading runs your imports, functions, classes and simple constants (such as `LN2 = math.log(2)`), "
+        "not the other cells; its report lists what it skipped.")
+_PURE_CALLS = frozenset({
+    "abs", "all", "any", "bool", "bytes", "chr", "complex", "dict", "divmod", "enumerate", "float", "frozenset",
+    "int", "len", "list", "max", "min", "ord", "pow", "range", "reversed", "round", "set", "sorted", "str",
+    "sum", "tuple", "zip", "math.*", "string.*", "re.compile", "collections.namedtuple", "collections.Counter",
+    "collections.OrderedDict", "collections.defaultdict", "functools.partial", "typing.*", "dataclasses.field",
+    "torch.tensor", "torch.arange", "torch.linspace", "torch.zeros", "torch.ones", "torch.eye", "torch.full",
+    "torch.finfo", "torch.iinfo", "torch.device", "np.array", "np.arange", "numpy.array", "numpy.arange",
+})
 _NAME = re.compile(r"(ex\d\d)(?:_|\b|\.)")
 _CELL = re.compile(r"^# %%(.*)$")
 _KEEP = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -41,6 +56,7 @@ class Submission:
     statements: list[Statement] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)   # filename -> text, for tracebacks
     problems: list[str] = field(default_factory=list)       # cells skipped, and why
+    skipped: list[str] = field(default_factory=list)        # statements that bind names, left out, and why
 
 
 @dataclass(frozen=True)
@@ -52,23 +68,32 @@ class _Cell:
 
 
 def _read_text(path: Path, problems: list[str]) -> str:
-    """The file's text. Bytes that are not UTF-8 (a stray byte in a comment) become U+FFFD
-    and are reported in `problems`, rather than costing the whole file; a binary file (one
-    with NUL bytes) is refused."""
+    """The file's text. Lines that are not UTF-8 (a cp1252 quote pasted into a comment) are
+    read as cp1252 with a warning, rather than rejecting the whole file."""
+    limit = MAX_FILE_BYTES if path.suffix == ".ipynb" else MAX_BYTES
     try:
-        if path.stat().st_size > MAX_BYTES:
-            raise SubmissionError(f"{path.name}: the file is larger than {MAX_BYTES // 2**20} MB")
+        if path.stat().st_size > limit:
+            raise SubmissionError(f"{path.name}: the file is larger than {limit // 2**20} MB")
         data = path.read_bytes()
     except OSError as err:
         raise SubmissionError(f"{path.name}: cannot read the file ({err})") from None
+    if b"\x00" in data:
+        raise SubmissionError(f"{path.name}: cannot read the file (it holds NUL bytes: binary, not text)")
     try:
         return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        if b"\0" in data:
-            raise SubmissionError(f"{path.name}: cannot read the file (it is not text: {err})") from None
-        line = data[:err.start].count(b"\n") + 1
-        problems.append(f"line {line}: bytes that are not UTF-8 text were replaced by \ufffd")
-        return data.decode("utf-8", "replace")
+    except UnicodeDecodeError:
+        pass
+    lines, bad = [], []
+    for number, line in enumerate(data.splitlines(keepends=True), start=1):
+        try:
+            lines.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            lines.append(line.decode("cp1252", errors="replace"))
+            bad.append(number)
+    shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
+    problems.append(f"warning: {path.name} is not all UTF-8 (line {shown}); those lines were read as cp1252 "
+                    "(save the file as UTF-8)")
+    return "".join(lines)
 
 
 def _notebook_cells(path: Path, text: str, problems: list[str]) -> tuple[list[_Cell], dict]:
@@ -145,20 +170,66 @@ def _names_only(target: ast.expr) -> bool:
     return isinstance(target, ast.Name)
 
 
-def _is_constant(node: ast.stmt) -> bool:
-    if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
-        return False
-    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-    if not all(_names_only(t) for t in targets):
-        return False  # `known[:, 0] = True` in a scratch cell needs objects the grader skipped
-    try:
-        ast.literal_eval(node.value)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return False
-    return True
+def _dotted(node: ast.expr) -> str:
+    """`math.log` for the expression math.log; "" for anything that is not a dotted name."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else ""
+    return ""
 
 
-def _cell_statements(cell: _Cell, problems: list[str]) -> list[Statement]:
+def _impure(expr: ast.expr) -> str:
+    """Why evaluating `expr` at grading is not pure and cheap, or "" when it is."""
+    for node in ast.walk(expr):
+        if isinstance(node, (ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)):
+            return f"it uses {type(node).__name__.lower()}"
+        if isinstance(node, ast.Call):
+            name = _dotted(node.func)
+            module = name.rpartition(".")[0]
+            if not name or not (name in _PURE_CALLS or f"{module}.*" in _PURE_CALLS):
+                return (f"it calls {name}(), which grading does not run" if name else
+                        "it calls a method of a computed value, which grading does not run")
+    return ""
+
+
+def _binds(node: ast.stmt) -> list[str]:
+    """The names a top-level statement assigns (for the list of skipped statements)."""
+    names = []
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
+            names.append(child.id)
+    return list(dict.fromkeys(names))
+
+
+def _why_skipped(node: ast.stmt) -> str:
+    """"" when the reader keeps a top-level statement, else the reason it is skipped."""
+    if isinstance(node, _KEEP) or isinstance(node, ast.Pass):
+        return ""
+    if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        if node.value is None:
+            return ""          # `x: int`, a bare annotation
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if not all(_names_only(t) for t in targets):
+            return "it stores into an object"   # `known[:, 0] = True` needs objects the grader skipped
+        return _impure(node.value)
+    if isinstance(node, ast.Try):
+        for child in [*node.body, *node.orelse, *node.finalbody, *(s for h in node.handlers for s in h.body)]:
+            reason = _why_skipped(child)
+            if reason:
+                return f"its block holds a statement grading does not run ({reason})"
+        return ""
+    if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
+        return "it is a loop (a training or scratch cell?)"
+    if isinstance(node, (ast.With, ast.AsyncWith)):
+        return "it is a `with` block"
+    return f"it is {'an' if type(node).__name__[0] in 'AEIOU' else 'a'} {type(node).__name__} statement"
+
+
+def _cell_statements(cell: _Cell, problems: list[str], skipped: list | None = None) -> list[Statement]:
+    """The statements of a cell the reader keeps; syntax errors go to `problems`, skipped
+    statements that bind names to `skipped` as (names, where, text, reason)."""
     # magics and shell escapes (`%matplotlib inline`, `!pip ...`) are not Python: blank them out
     code = "\n".join("" if line.startswith(("%", "!")) else line for line in cell.text.splitlines())
     try:
@@ -174,9 +245,15 @@ def _cell_statements(cell: _Cell, problems: list[str]) -> list[Statement]:
     lines = code.splitlines()
     out = []
     for node in tree.body:
-        if not (isinstance(node, _KEEP) or _is_constant(node)):
-            continue
         first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        reason = _why_skipped(node)
+        if reason:
+            names = _binds(node)
+            if names and skipped is not None:
+                where = f"line {cell.first_line + first - 1}" if cell.first_line > 1 else f"{cell.label}, line {first}"
+                head = (ast.get_source_segment(code, node) or "").strip().splitlines()[0][:70]
+                skipped.append((names, where, head, reason))
+            continue
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             text = "\n".join(lines[first - 1:node.end_lineno])   # compound statements own their lines
         else:
@@ -184,6 +261,45 @@ def _cell_statements(cell: _Cell, problems: list[str]) -> list[Statement]:
         lineno = cell.first_line + first - 1
         label = f"line {lineno}" if cell.first_line > 1 else f"{cell.label}, line {first}"
         out.append(Statement(cell.filename, lineno, label, text))
+    return out
+
+
+def read_cells(path: str | Path, kind: str = "code") -> list[str]:
+    """The text of each code (or markdown) cell of a `.py` or `.ipynb`, in order; for the
+    similarity report and the written answers, which need no definitions."""
+    path = Path(path)
+    text = _read_text(path, [])
+    if path.suffix == ".ipynb":
+        try:
+            notebook = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as err:
+            raise SubmissionError(f"{path.name}: not a readable notebook (invalid JSON: {err})") from None
+        cells = notebook.get("cells") if isinstance(notebook, dict) else None
+        out = []
+        for cell in cells if isinstance(cells, list) else []:
+            if isinstance(cell, dict) and cell.get("cell_type") == kind:
+                source = cell.get("source", "")
+                source = "".join(s for s in source if isinstance(s, str)) if isinstance(source, list) else source
+                out.append(source if isinstance(source, str) else "")
+        return out
+    if kind == "code":
+        return [c.text for c in _percent_cells(path, text)[0]]
+    return percent_markdown(text)
+
+
+def percent_markdown(text: str) -> list[str]:
+    """The markdown cells of Jupytext percent-format text, without their `# ` prefixes."""
+    out, current = [], None
+    for line in text.splitlines():
+        match = _CELL.match(line)
+        if match:
+            if current is not None:
+                out.append("\n".join(current))
+            current = [] if re.search(r"\[(markdown|md)\]", match.group(1)) else None
+        elif current is not None:
+            current.append(line[2:] if line.startswith("# ") else line.lstrip("#"))
+    if current is not None:
+        out.append("\n".join(current))
     return out
 
 
@@ -200,11 +316,47 @@ def read_submission(path: str | Path, exercise: str | None = None) -> Submission
     problems: list[str] = []
     text = _read_text(path, problems)
     cells, metadata = (_notebook_cells if path.suffix == ".ipynb" else _percent_cells)(path, text, problems)
+    if sum(len(c.text) for c in cells) > MAX_BYTES:
+        raise SubmissionError(f"{path.name}: its code is larger than {MAX_BYTES // 2**20} MB")
     submission = Submission(path=path, exercise=exercise or exercise_of(path, metadata), problems=problems)
+    named = _NAME.match(path.name)
+    if named and exercise is None and named.group(1) != submission.exercise:
+        submission.problems.append(f"warning: the file is named for {named.group(1)} but its header says "
+                                   f"{submission.exercise}; it was graded as {submission.exercise}")
     if path.suffix == ".py":
         submission.sources[path.name] = text
+    skipped: list = []
     for cell in cells:
         if path.suffix == ".ipynb":
             submission.sources[cell.filename] = cell.text
-        submission.statements.extend(_cell_statements(cell, submission.problems))
+        submission.statements.extend(_cell_statements(cell, submission.problems, skipped))
+    submission.skipped = _describe_skipped(submission.statements, skipped)
     return submission
+
+
+def _describe_skipped(kept: list[Statement], skipped: list) -> list[str]:
+    """One line per skipped statement that binds names; those a kept function or class reads
+    come first, since they fail at grading."""
+    import symtable
+
+    used, defined = set(), set()
+    for statement in kept:
+        try:
+            table = symtable.symtable(statement.code, "<statement>", "exec")
+        except (SyntaxError, ValueError):
+            continue
+        defined |= {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
+        inner = list(table.get_children())
+        while inner:                          # the module-level names functions and classes read
+            scope = inner.pop()
+            used |= {s.get_name() for s in scope.get_symbols() if s.is_global() and s.is_referenced()}
+            inner += scope.get_children()
+    first, rest = [], []
+    for names, where, head, reason in skipped:
+        needed = [n for n in names if n in used and n not in defined]
+        if needed:
+            first.append(f"{where}: `{head}` was not run ({reason}), but your code uses {', '.join(needed[:4])}: "
+                         "that fails at grading (define it inside the function, or as a simple constant)")
+        else:
+            rest.append(f"{where}: `{head}` was not run ({reason})")
+    return first + rest

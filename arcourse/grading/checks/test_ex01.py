@@ -155,7 +155,8 @@ def _chi_square_p_value(samples, joint):
     return chi_square_test(torch.bincount(index, minlength=K**n), joint.reshape(-1))[1]
 
 
-@question("ancestral_sample", "drawing strings from conditional tables")
+@question("ancestral_sample", "drawing strings from conditional tables",
+          write=("arcourse.decoding.sample_tokens",))
 class TestAncestralSample:
     @points(1)
     def test_shape_dtype_and_range(self, student):

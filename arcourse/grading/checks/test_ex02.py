@@ -39,7 +39,8 @@ def pairs(draw):
     return p, draw(distributions(zeros=False, shape=tuple(p.shape)))
 
 
-@question("entropy", "H(p) along the last axis, with 0 log 0 = 0")
+@question("entropy", "H(p) along the last axis, with 0 log 0 = 0",
+          write=("arcourse.metrics.entropy",))
 class TestEntropy:
     @points(1)
     def test_known_values(self, student):
@@ -53,7 +54,8 @@ class TestEntropy:
         check_close(student.entropy(p), metrics.entropy(p), "entropy(p)", atol=1e-10, p=p)
 
 
-@question("cross_entropy", "H(p, q) along the last axis")
+@question("cross_entropy", "H(p, q) along the last axis",
+          write=("arcourse.metrics.cross_entropy",))
 class TestCrossEntropy:
     @points(1)
     def test_known_values(self, student):
@@ -70,7 +72,9 @@ class TestCrossEntropy:
                     atol=1e-10, p=p, q=q)
 
 
-@question("kl_divergence", "KL(p || q) >= 0 along the last axis")
+@question("kl_divergence", "KL(p || q) >= 0 along the last axis",
+          write=("arcourse.metrics.kl_divergence", "torch.nn.functional.kl_div",
+                 "torch.distributions.kl.kl_divergence"))
 class TestKLDivergence:
     @points(2)
     @FAST
@@ -88,7 +92,8 @@ class TestKLDivergence:
                     "kl_divergence(p, p)", atol=1e-12, p=p)
 
 
-@question("perplexity_from_nll", "exp(total NLL / tokens)")
+@question("perplexity_from_nll", "exp(total NLL / tokens)",
+          write=("arcourse.metrics.perplexity",))
 class TestPerplexity:
     @points(1)
     def test_uniform_and_perfect(self, student):
@@ -114,7 +119,8 @@ class TestPerplexity:
                     totals=totals)
 
 
-@question("bits_per_dim", "total NLL / (dims * ln 2)")
+@question("bits_per_dim", "total NLL / (dims * ln 2)",
+          write=("arcourse.metrics.bits_per_dim", "arcourse.metrics.bits_per_token"))
 class TestBitsPerDim:
     @points(1)
     def test_uniform_8_bit_images_are_8_bits(self, student):
@@ -138,7 +144,10 @@ def logits(draw):
     return (torch.randn(shape, generator=gen, dtype=torch.float64) * scale).to(dtype)
 
 
-@question("log_softmax", "a log-softmax that never underflows or overflows")
+@question("log_softmax", "a log-softmax that never underflows or overflows",
+          write=("torch.log_softmax", "torch.nn.functional.log_softmax", "torch.Tensor.log_softmax",
+                 "torch.special.log_softmax", "torch.logsumexp", "torch.Tensor.logsumexp",
+                 "torch.special.logsumexp"))
 class TestLogSoftmax:
     @points(2)
     @FAST

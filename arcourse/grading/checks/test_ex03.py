@@ -22,7 +22,8 @@ def lstm_weights(cell):
     return [p.detach().clone() for p in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)]
 
 
-@question("lstm_cell_step", "one LSTM step equals torch.nn.LSTMCell with the same weights")
+@question("lstm_cell_step", "one LSTM step equals torch.nn.LSTMCell with the same weights",
+          write=("torch.nn.LSTMCell", "torch.nn.LSTM", "torch.lstm_cell"))
 class TestLSTMCell:
     @points(2)
     @FEW
@@ -53,7 +54,8 @@ class TestLSTMCell:
         check_close(got_h, want_h, "h_new (gates are stacked i, f, g, o)", b_ih=b_ih, c=c)
 
 
-@question("lstm_layer", "an LSTM over a sequence equals torch.nn.LSTM(batch_first=True)")
+@question("lstm_layer", "an LSTM over a sequence equals torch.nn.LSTM(batch_first=True)",
+          write=("torch.nn.LSTM", "torch.nn.LSTMCell", "torch.lstm", "torch.lstm_cell"))
 class TestLSTMLayer:
     @points(2)
     @FEW
@@ -89,7 +91,8 @@ def reference_loss(model, seqs):
         return nll(model(inputs), targets)
 
 
-@question("teacher_forced_loss", "shifted targets, padding masked, mean over real targets")
+@question("teacher_forced_loss", "shifted targets, padding masked, mean over real targets",
+          write=("arcourse.data.pad_sequences",))
 class TestTeacherForcedLoss:
     @points(2)
     @FEW
@@ -137,7 +140,8 @@ def sharp_model(seed, V=6):
     return model
 
 
-@question("sample_tokens_rnn", "ancestral sampling: temperature, end token, seed")
+@question("sample_tokens_rnn", "ancestral sampling: temperature, end token, seed",
+          write=("arcourse.decoding.generate", "arcourse.decoding.sample_tokens"))
 class TestSampler:
     @points(1)
     def test_stops_at_the_end_token(self, student):

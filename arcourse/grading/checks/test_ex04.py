@@ -23,7 +23,8 @@ def _mask(student, *args):
         raise AssertionError(f"make_mask{args} should return a tensor or array, got {type(got).__name__}") from None
 
 
-@question("make_mask", "type A/B masks for many kernel sizes and colour groupings; a network built from them is causal")
+@question("make_mask", "type A/B masks for many kernel sizes and colour groupings; a network built from them is causal",
+          write=("arcourse.models.pixelcnn.pixelcnn_mask",))
 class TestMakeMask:
     @points(2)
     def test_single_channel_masks(self, student):
@@ -66,7 +67,8 @@ class TestMakeMask:
                 raise AssertionError(f"output (colour {c}, row {i}, col {j}) sees none of the earlier sub-pixels")
 
 
-@question("image_bits_per_dim", "bits per dimension of each image from logits")
+@question("image_bits_per_dim", "bits per dimension of each image from logits",
+          write=("arcourse.models.pixelcnn.log_likelihood", "arcourse.metrics.nll"))
 class TestBitsPerDim:
     @points(1)
     def test_uniform_model(self, student):
@@ -119,7 +121,8 @@ def _frequencies(draws, levels):
     return torch.bincount(index, minlength=levels ** draws[0].numel()).double() / len(draws)
 
 
-@question("sample_pixels", "pixel-by-pixel samples: in range, seeded, keep the given pixels, follow the model")
+@question("sample_pixels", "pixel-by-pixel samples: in range, seeded, keep the given pixels, follow the model",
+          write=("arcourse.models.pixelcnn.complete_images", "arcourse.models.pixelcnn.sample_images"))
 class TestSamplePixels:
     @points(1)
     def test_in_range_and_seeded(self, student):

@@ -27,7 +27,8 @@ def random_conv(seed: int, c_in: int, c_out: int, kernel_size: int, dilation: in
     return CausalConv1d(c_in, c_out, kernel_size, dilation).double()
 
 
-@question("receptive_field", "1 + (K - 1) * sum(dilations), measured by the gradient of the last output")
+@question("receptive_field", "1 + (K - 1) * sum(dilations), measured by the gradient of the last output",
+          write=("arcourse.models.wavenet.receptive_field",))
 class TestReceptiveField:
     @points(2)
     @FEW
@@ -60,7 +61,9 @@ def random_signal(seed: int, n: int) -> torch.Tensor:
     return torch.cat([loud, quiet, torch.tensor([-1.0, 0.0, 1.0])])
 
 
-@question("mu_law", "µ-law encoding and decoding against the library on random signals; round-trip error")
+@question("mu_law", "µ-law encoding and decoding against the library on random signals; round-trip error",
+          write=("arcourse.mu_law_encode", "arcourse.mu_law_decode", "arcourse.mu_law_compress",
+                 "arcourse.mu_law_expand"))
 class TestMuLaw:
     @points(2)
     def test_encode(self, student):
@@ -98,7 +101,8 @@ class TestMuLaw:
             f"most half a level, {float(bound[worst]):.3g}")
 
 
-@question("causal_conv1d", "matches a causal nn.Conv1d; no future sample leaks into the output")
+@question("causal_conv1d", "matches a causal nn.Conv1d; no future sample leaks into the output",
+          write=("arcourse.models.wavenet.CausalConv1d",))
 class TestCausalConv:
     @points(2)
     @FEW
@@ -128,7 +132,8 @@ class TestCausalConv:
             assert not torch.allclose(moved[..., t], y[..., t]), f"the output at t = {t} ignores the input at t"
 
 
-@question("conv_step", "one step at a time with a queue equals the full causal convolution")
+@question("conv_step", "one step at a time with a queue equals the full causal convolution",
+          write=("arcourse.models.wavenet.CausalConv1d",))
 class TestConvStep:
     @points(2)
     def test_steps_equal_full_convolution(self, student):
@@ -144,7 +149,8 @@ class TestConvStep:
             check_close(queue, want_queue, "the queue after the last step (the layer's last (K-1)*dilation inputs)")
 
 
-@question("fast_generation", "fast_generate draws the same samples as the library's naive generator")
+@question("fast_generation", "fast_generate draws the same samples as the library's naive generator",
+          write=("arcourse.models.wavenet.generate_fast",))
 class TestFastGeneration:
     @points(3)
     def test_fast_equals_naive(self, student):

@@ -29,7 +29,8 @@ def _output_and_weights(result, what):
     return result
 
 
-@question("causal_attention", "softmax(QK^T/sqrt(D) + M) V against PyTorch's attention; causality; exact zeros")
+@question("causal_attention", "softmax(QK^T/sqrt(D) + M) V against PyTorch's attention; causality; exact zeros",
+          write=("torch.nn.functional.scaled_dot_product_attention",))
 class TestCausalAttention:
     @points(3)
     @FEW
@@ -87,7 +88,9 @@ def _reference_module(w_qkv, w_out, n_heads):
     return module
 
 
-@question("multi_head_attention", "heads split, attended and merged, against torch.nn.MultiheadAttention")
+@question("multi_head_attention", "heads split, attended and merged, against torch.nn.MultiheadAttention",
+          write=("torch.nn.functional.scaled_dot_product_attention", "torch.nn.MultiheadAttention",
+                 "torch.nn.functional.multi_head_attention_forward", "arcourse.models.gpt.CausalSelfAttention"))
 class TestMultiHeadAttention:
     @points(2)
     @FEW
@@ -129,7 +132,8 @@ class TestMultiHeadAttention:
                 raise AssertionError(f"multi_head_attention should raise ValueError for {what}")
 
 
-@question("attention_step", "one cached decoding step equals recomputing full causal attention")
+@question("attention_step", "one cached decoding step equals recomputing full causal attention",
+          write=("torch.nn.functional.scaled_dot_product_attention", "arcourse.models.gpt.KVCache"))
 class TestAttentionStep:
     @points(2)
     @FEW

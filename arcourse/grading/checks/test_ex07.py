@@ -44,7 +44,8 @@ def _check_truncation(out, logits, what):
     return kept & torch.isfinite(logits)
 
 
-@question("temperature", "logits / tau for random batches, input untouched, ValueError for tau <= 0")
+@question("temperature", "logits / tau for random batches, input untouched, ValueError for tau <= 0",
+          write=("arcourse.decoding.Temperature",))
 class TestTemperature:
     @points(2)
     @FEW
@@ -62,7 +63,8 @@ class TestTemperature:
                 raise AssertionError(f"apply_temperature should raise ValueError for temperature={tau}")
 
 
-@question("top_k", "exactly k kept (ties: lowest ids), the largest ones, values unchanged, -inf and huge logits")
+@question("top_k", "exactly k kept (ties: lowest ids), the largest ones, values unchanged, -inf and huge logits",
+          write=("arcourse.decoding.TopK",))
 class TestTopK:
     @points(3)
     @FEW
@@ -91,7 +93,8 @@ class TestTopK:
                     "top_k_filter(logits, 5)", logits=logits)
 
 
-@question("top_p", "smallest most-probable set with mass >= p, renormalised, -inf and huge logits, batches")
+@question("top_p", "smallest most-probable set with mass >= p, renormalised, -inf and huge logits, batches",
+          write=("arcourse.decoding.TopP",))
 class TestTopP:
     @points(3)
     @FEW
@@ -169,7 +172,8 @@ def _beam(student, model, prompt, n, width):
     return what, tokens, log_prob
 
 
-@question("beam_search", "against brute force and the library's beam search on tiny random models")
+@question("beam_search", "against brute force and the library's beam search on tiny random models",
+          write=("arcourse.decoding.beam_search", "arcourse.decoding.exhaustive_search"))
 class TestBeamSearch:
     @points(3)
     @pytest.mark.parametrize("case", range(3))

@@ -24,7 +24,9 @@ def _probs(vocab: int, seed: int, zeros: bool) -> torch.Tensor:
     return probs / probs.sum()
 
 
-@question("gaussian_nll", "normal_nll and gaussian_head agree with torch.distributions.Normal")
+@question("gaussian_nll", "normal_nll and gaussian_head agree with torch.distributions.Normal",
+          write=("torch.distributions.Normal", "torch.nn.functional.gaussian_nll_loss",
+                 "arcourse.models.continuous.gaussian_nll", "arcourse.models.continuous.GaussianHead"))
 class TestGaussianNLL:
     @points(2)
     @SETTINGS
@@ -62,7 +64,8 @@ class TestGaussianNLL:
         check_close(student.normal_nll(x, mu, sigma), want.nll(x), "normal_nll(x, *gaussian_head(raw))", raw=raw)
 
 
-@question("accept_reject", "accept_probability and residual_probs: the pieces of the step")
+@question("accept_reject", "accept_probability and residual_probs: the pieces of the step",
+          write=("arcourse.speculative.acceptance_probability", "arcourse.speculative.residual_distribution"))
 class TestPieces:
     @points(2)
     @SETTINGS
@@ -88,7 +91,8 @@ class TestPieces:
                     "residual_probs(p, q) with a row where p == q", p=p, q=q)
 
 
-@question("exact", "the emitted token is distributed exactly as p (by enumeration)")
+@question("exact", "the emitted token is distributed exactly as p (by enumeration)",
+          write=("arcourse.speculative.acceptance_probability", "arcourse.speculative.residual_distribution"))
 class TestExact:
     @points(3)
     @SETTINGS
@@ -102,7 +106,9 @@ class TestExact:
         check_close(emitted, p, "sum_x q(x) [a(x) 1{y = x} + (1 - a(x)) r(y)]", atol=1e-9, p=p, q=q)
 
 
-@question("sampling", "accept_or_resample draws tokens from p (chi-square test)")
+@question("sampling", "accept_or_resample draws tokens from p (chi-square test)",
+          write=("arcourse.speculative.verify_draft", "arcourse.speculative.acceptance_probability",
+                 "arcourse.speculative.residual_distribution"))
 class TestSampling:
     CASES = [  # (p, q): overlapping, disjoint-ish, and equal
         ([0.5, 0.3, 0.2, 0.0], [0.25, 0.25, 0.25, 0.25]),
