@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Set up the course on a fresh machine and open it, or run its tests.
 
-    python3 course.py lab     # install into .venv, build the notebooks, open JupyterLab
-    python3 course.py test    # install into .venv (with test extras), build, run the whole suite
+    python3 course.py lab     # install into .venv (the [lab] extra), build the notebooks, open JupyterLab
+    python3 course.py test    # install into .venv (the [test] extra: everything), build, run the whole suite
 
 Only the Python standard library is used here, so this runs with nothing but Python >= 3.10.
 Both commands are idempotent: a second run skips what is already installed and built.
@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
-    install("" if command == "lab" else "test")
+    install("lab" if command == "lab" else "test")  # pyproject extras: [test] holds all the suite needs
     _run(BIN / "arcourse", "build")
     if command == "lab":
         _run(BIN / "jupyter", "lab", "--notebook-dir", ROOT, *rest)

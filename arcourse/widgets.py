@@ -18,6 +18,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from arcourse._extras import require
 from arcourse.decoding import Processor, apply_processors, generate, next_token_logits, processors_for
 from arcourse.device import make_generator
 
@@ -94,7 +95,7 @@ class DecodingPanel:
     def __init__(self, model: torch.nn.Module, tokenizer, *, prompt: str = "", temperature: float = 1.0,
                  top_k: int = 0, top_p: float = 1.0, n_samples: int = 8, max_new_tokens: int = 20,
                  seed: int = 0, n_bars: int = 30):
-        import ipywidgets as widgets  # lazily: the rest of arcourse works without it
+        widgets = require("ipywidgets", "widgets", "the interactive panels")  # lazily: the rest of arcourse works without it
 
         processors_for(temperature, top_k, top_p)  # validates the starting values
         for name, value in (("n_samples", n_samples), ("max_new_tokens", max_new_tokens), ("n_bars", n_bars)):

@@ -28,6 +28,15 @@
 # functions with `torch.nn.LSTM`, with the library's loss and with the library's sampler on
 # random inputs, so make them work for any batch size and width.
 
+# %% tags=["arcourse-setup", "remove-cell"]
+# Colab / JupyterHub: installs the course when this kernel does not have it (nothing happens where it does).
+try:
+    import arcourse
+except ImportError:
+    print("arcourse is not installed here: installing v0.1.0 with pip, about a minute ...")
+    get_ipython().run_line_magic("pip", "install -q 'arcourse[grader] @ git+https://github.com/arcourse/arcourse@v0.1.0'")  # %pip install ...
+    import arcourse
+
 # %%
 import torch
 

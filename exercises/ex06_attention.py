@@ -37,6 +37,15 @@
 # Use only `torch` tensor operations here (no `torch.nn.functional.scaled_dot_product_attention`
 # or `torch.nn.MultiheadAttention`; the grader compares you with them).
 
+# %% tags=["arcourse-setup", "remove-cell"]
+# Colab / JupyterHub: installs the course when this kernel does not have it (nothing happens where it does).
+try:
+    import arcourse
+except ImportError:
+    print("arcourse is not installed here: installing v0.1.0 with pip, about a minute ...")
+    get_ipython().run_line_magic("pip", "install -q 'arcourse[grader] @ git+https://github.com/arcourse/arcourse@v0.1.0'")  # %pip install ...
+    import arcourse
+
 # %%
 import math
 

@@ -31,6 +31,15 @@
 # what the heads attend to; and measures what the KV cache buys at generation time.
 # (Vaswani et al., 2017, *Attention is all you need*; Radford et al., 2018, GPT.)
 
+# %% tags=["arcourse-setup", "remove-cell"]
+# Colab / JupyterHub: installs the course when this kernel does not have it (nothing happens where it does).
+try:
+    import arcourse
+except ImportError:
+    print("arcourse is not installed here: installing v0.1.0 with pip, about a minute ...")
+    get_ipython().run_line_magic("pip", "install -q 'arcourse[widgets] @ git+https://github.com/arcourse/arcourse@v0.1.0'")  # %pip install ...
+    import arcourse
+
 # %%
 import math
 import time

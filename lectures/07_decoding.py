@@ -33,6 +33,15 @@
 # definitions, compare beam search with an exhaustive search, and then measure what the
 # strategies do to a trained character model: how likely its names are, against how varied.
 
+# %% tags=["arcourse-setup", "remove-cell"]
+# Colab / JupyterHub: installs the course when this kernel does not have it (nothing happens where it does).
+try:
+    import arcourse
+except ImportError:
+    print("arcourse is not installed here: installing v0.1.0 with pip, about a minute ...")
+    get_ipython().run_line_magic("pip", "install -q 'arcourse[widgets] @ git+https://github.com/arcourse/arcourse@v0.1.0'")  # %pip install ...
+    import arcourse
+
 # %% tags=["browser"]
 import math
 from collections import Counter

@@ -1,5 +1,5 @@
 """The `arcourse` command: build the notebooks, release a student edition, grade
-submissions, write class reports, package Gradescope autograders, compare submissions."""
+submissions, write class reports, package Gradescope autograders, compare submissions, render the website."""
 from __future__ import annotations
 
 import argparse
@@ -163,8 +163,26 @@ def _gradescope(args: argparse.Namespace) -> int:
     return 0
 
 
+def _site(args: argparse.Namespace) -> int:
+    from arcourse.site import SiteError, build_site
+
+    try:
+        report = build_site(args.root, args.output, cache=args.cache, fresh=args.fresh, quiet=not args.verbose)
+    except (SiteError, ImportError) as err:
+        print(f"arcourse site: {err}", file=sys.stderr)
+        return 1
+    ran = ", ".join(report.executed) if report.executed else "none (all from the cache)"
+    print(f"site written to {report.output / 'index.html'}: {len(report.lectures)} lectures, "
+          f"{len(report.exercises)} exercises; lectures executed: {ran}")
+    print(f"build time: {report.seconds:.1f} s")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    from arcourse import __version__
+
     parser = argparse.ArgumentParser(prog="arcourse", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"arcourse {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("build", help="build .ipynb notebooks and exercises from the Jupytext sources")
@@ -223,6 +241,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="late submissions: flag only, a penalty per day, or 0 after the late due date")
     p.add_argument("--late-penalty", type=float, default=0.1, help="share of the score off per late day (0.1)")
     p.set_defaults(run=_gradescope)
+
+    p = commands.add_parser("site", help="execute the lectures (cached) and render the course website")
+    p.add_argument("-o", "--output", type=Path, default=Path("build/site"), help="output folder (default build/site)")
+    p.add_argument("--root", type=Path, default=Path.cwd(), help="the course folder (default: here)")
+    p.add_argument("--cache", type=Path, help="executed notebooks kept here (default ROOT/build/site-cache)")
+    p.add_argument("--fresh", action="store_true", help="ignore the cache: run every lecture again")
+    p.add_argument("--verbose", action="store_true", help="show Sphinx's progress messages")
+    p.set_defaults(run=_site)
 
     args = parser.parse_args(argv)
     return args.run(args)

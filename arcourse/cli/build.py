@@ -26,6 +26,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from arcourse._extras import require
+
 BEGIN, END, HINT = "### BEGIN SOLUTION", "### END SOLUTION", "# HINT:"
 MANIFEST = ".arcourse-build.json"
 DEFAULT_HINT = "replace this line with your code"
@@ -85,8 +87,8 @@ def make_exercise(solution: str, source: str = "<solution>") -> str:
 
 def to_notebook_json(source: str, name: str = "<source>") -> str:
     """Convert percent-format Jupytext text to .ipynb JSON (no outputs)."""
-    import jupytext  # imported here: only the build needs it
-    import nbformat
+    jupytext = require("jupytext", "lab", "arcourse build")  # imported here: only the build needs it
+    nbformat = require("nbformat", "lab", "arcourse build")
 
     notebook = jupytext.reads(source, fmt="py:percent")
     if "kernelspec" not in notebook.metadata:
