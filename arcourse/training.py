@@ -139,7 +139,7 @@ def train(
 
     device = _model_device(model)
     history = history if history is not None else History()
-    opt = optimizer or torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    opt = optimizer or _adamw(model.parameters(), lr=lr, weight_decay=weight_decay)
     base_lrs = [group["lr"] for group in opt.param_groups]
     next_batch = batches if callable(batches) else _cycle(batches)
     first = history.steps[-1] + 1 if history.steps else 0
@@ -176,6 +176,24 @@ def train(
         history.eval_loss.append(evaluate(model, eval_batches(), loss_fn))
     model.eval()
     return history
+
+
+def _adamw(params, **settings) -> torch.optim.AdamW:
+    """AdamW with torch's fused kernel (one C++ pass per tensor, on the CPU too) when the
+    parameters allow it, else torch's default implementation: the same update either way.
+
+    On a CPU torch otherwise picks the single-tensor version, a dozen Python-dispatched ops
+    per parameter tensor per step, which costs a small model a sizeable share of its step.
+
+    Args:
+        params: parameters or parameter groups, as torch.optim.AdamW takes them.
+        settings: AdamW's keyword arguments (lr, betas, weight_decay, ...).
+    """
+    params = list(params)
+    try:
+        return torch.optim.AdamW(params, fused=True, **settings)
+    except (RuntimeError, TypeError):  # a device or dtype without the fused kernel
+        return torch.optim.AdamW(params, **settings)
 
 
 def _cycle(batches: Iterable[Batch]) -> Callable[[], Batch]:
