@@ -49,12 +49,12 @@ def print_table() -> None:
     """The one table of every part run: speed, end-to-end wall, threads and machine load."""
     if not ROWS:
         return
-    print(f"\n{'run':<34} {'ms/step':>8} {'cpu ms':>7} {'tokens/s':>9} {'wall s':>7} {'val loss':>8} "
+    print(f"\n{'run':<48} {'ms/step':>8} {'cpu ms':>7} {'tokens/s':>9} {'wall s':>7} {'val loss':>8} "
           f"{'threads':>7}  load (1, 5, 15 min)")
     for r in ROWS:
         loss = f"{r['val_loss']:.4f}" if "val_loss" in r else ""
         cpu = f"{r['cpu_ms']:.1f}" if "cpu_ms" in r else ""
-        print(f"{r['run']:<34} {r['ms']:8.1f} {cpu:>7} {r['tokens_per_s']:9,.0f} {r['wall']:7.1f} {loss:>8} "
+        print(f"{r['run']:<48} {r['ms']:8.1f} {cpu:>7} {r['tokens_per_s']:9,.0f} {r['wall']:7.1f} {loss:>8} "
               f"{torch.get_num_threads():7d}  {r['load']}")
 
 
@@ -131,8 +131,7 @@ def fixed_windows(ids: torch.Tensor, context_len: int, count: int | None = None,
 
 
 def shakespeare_run(name: str, config: GPTConfig, *, batch_size: int, steps: int, lr: float,
-                    warmup: int, weight_decay: float = 0.1, eval_every: int = 250, seed: int = 1337,
-                    check_estimate: bool = True) -> dict:
+                    warmup: int, weight_decay: float = 0.1, eval_every: int = 250, seed: int = 1337) -> dict:
     data = load_shakespeare()
     if data is None:
         print(f"[{name}] skipped: {DATA / 'tinyshakespeare.txt'} is absent")
@@ -161,15 +160,15 @@ def shakespeare_run(name: str, config: GPTConfig, *, batch_size: int, steps: int
     ROWS.append(dict(run=f"{name}: train {steps} steps", ms=1000 * wall / steps, cpu_ms=1000 * cpu / steps,
                      tokens_per_s=history.tokens / wall, wall=end_to_end, val_loss=history.eval_loss[-1],
                      load=_load()))
-    if check_estimate:  # outside the end-to-end wall: the fixed sample against the whole held-out text
-        exact = evaluate(model, fixed_windows(val_ids, config.context_len))
-        draw = text_batches(val_ids, config.context_len, 12, seed=seed)
-        nano = [evaluate(model, [draw()]) for _ in range(20)]  # nanoGPT's estimate: 20 random batches of 12
-        mean = sum(nano) / len(nano)
-        spread = (sum((x - mean) ** 2 for x in nano) / (len(nano) - 1) / len(nano)) ** 0.5
-        print(f"  val loss estimate: fixed {EVAL_WINDOWS} windows {history.eval_loss[-1]:.4f}; whole held-out "
-              f"text {exact:.4f} (difference {history.eval_loss[-1] - exact:+.4f}); nanoGPT-style 20 random "
-              f"batches of 12: {mean:.4f} +- {spread:.4f} (standard error)")
+    # outside the end-to-end wall: the fixed sample against the whole held-out text
+    exact = evaluate(model, fixed_windows(val_ids, config.context_len))
+    draw = text_batches(val_ids, config.context_len, 12, seed=seed)
+    nano = [evaluate(model, [draw()]) for _ in range(20)]  # nanoGPT's estimate: 20 random batches of 12
+    mean = sum(nano) / len(nano)
+    spread = (sum((x - mean) ** 2 for x in nano) / (len(nano) - 1) / len(nano)) ** 0.5
+    print(f"  val loss estimate: fixed {EVAL_WINDOWS} windows {history.eval_loss[-1]:.4f}; whole held-out "
+          f"text {exact:.4f} (difference {history.eval_loss[-1] - exact:+.4f}); nanoGPT-style 20 random "
+          f"batches of 12: {mean:.4f} +- {spread:.4f} (standard error)")
     return {"val_loss": history.eval_loss[-1], "wall": wall, "cpu": cpu, "end_to_end": end_to_end}
 
 
