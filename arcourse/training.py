@@ -142,7 +142,7 @@ def train(
 
     device = model_device(model)
     history = history if history is not None else History()
-    opt = optimizer or torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    opt = optimizer or _adamw(model.parameters(), lr=lr, weight_decay=weight_decay)
     base_lrs = [group["lr"] for group in opt.param_groups]
     next_batch = batches if callable(batches) else _cycle(batches)
     first = history.steps[-1] + 1 if history.steps else 0
@@ -188,6 +188,27 @@ def _evaluate_into(history: History, step: int, model: torch.nn.Module, eval_bat
     if on_eval is not None:
         with eval_mode(model):
             on_eval(step, loss, model)
+
+
+_FUSED_DEVICES = ("cpu", "cuda", "mps", "xpu")  # devices with torch's fused AdamW kernel
+
+
+def _adamw(params, **settings) -> torch.optim.AdamW:
+    """AdamW with torch's fused kernel (one C++ pass per tensor, on the CPU too) when every
+    parameter is a floating-point tensor on a device that has it, else torch's default
+    implementation: the same update either way.
+
+    On a CPU torch otherwise picks the single-tensor version, a dozen Python-dispatched ops
+    per parameter tensor per step: several per cent of a step of nanoGPT's CPU recipe.
+
+    Args:
+        params: parameters or parameter groups, as torch.optim.AdamW takes them.
+        settings: AdamW's keyword arguments (lr, betas, weight_decay, ...).
+    """
+    params = list(params)
+    tensors = [p for item in params for p in (item["params"] if isinstance(item, dict) else [item])]
+    fused = all(p.is_floating_point() and p.device.type in _FUSED_DEVICES for p in tensors)
+    return torch.optim.AdamW(params, fused=fused or None, **settings)
 
 
 def _cycle(batches: Iterable[Batch]) -> Callable[[], Batch]:

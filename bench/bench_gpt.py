@@ -8,6 +8,7 @@ Not a test: it prints figures. Data come from ../shared/data relative to the rep
     python bench/bench_gpt.py --part fast          # our recipe for nanoGPT's time budget
     python bench/bench_gpt.py --part long          # our recipe for a 10-minute budget
     python bench/bench_gpt.py --part generate      # tokens/s with and without the KV cache
+    python bench/bench_gpt.py --part profile       # where a training step's time goes (torch.profiler)
     python bench/bench_gpt.py --part names         # test NLL on makemore's names.txt (~35 CPU-minutes)
     python bench/bench_gpt.py --part names --names-protocol distinct   # no test name seen in training
 
@@ -15,6 +16,9 @@ Clocks: "wall" is elapsed time, "cpu" the process's CPU time. On a machine share
 jobs the wall clock measures the neighbours too, so both are printed, with the load average;
 evaluation time is left out of the training clock. `--threads 1` avoids the slowdown that
 OpenMP threads suffer on a busy machine (then cpu time ~ what one quiet core would take).
+Every part adds rows to one table printed at the end: ms per step (or per generated token),
+tokens/s, the part's end-to-end wall time (data, model, training and every evaluation),
+threads and load average, to set beside a nanoGPT run on the same machine.
 """
 from __future__ import annotations
 
@@ -28,10 +32,30 @@ import torch
 
 from arcourse import evaluate, make_generator, seed_everything, train
 from arcourse.data import CharTokenizer, NameBatches, load_text, names_split, text_batches
+from arcourse.training import _adamw
 from arcourse.decoding import generate
 from arcourse.models import GPT, GPTConfig
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+EVAL_WINDOWS = 512  # the fixed validation sample: evenly spaced windows of the held-out text
+ROWS: list[dict] = []  # one per measurement, printed together by `print_table`
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def print_table() -> None:
+    """The one table of every part run: speed, end-to-end wall, threads and machine load."""
+    if not ROWS:
+        return
+    print(f"\n{'run':<48} {'ms/step':>8} {'cpu ms':>7} {'tokens/s':>9} {'wall s':>7} {'val loss':>8} "
+          f"{'threads':>7}  load (1, 5, 15 min)")
+    for r in ROWS:
+        loss = f"{r['val_loss']:.4f}" if "val_loss" in r else ""
+        cpu = f"{r['cpu_ms']:.1f}" if "cpu_ms" in r else ""
+        print(f"{r['run']:<48} {r['ms']:8.1f} {cpu:>7} {r['tokens_per_s']:9,.0f} {r['wall']:7.1f} {loss:>8} "
+              f"{torch.get_num_threads():7d}  {r['load']}")
 
 
 class Clocks:
@@ -86,7 +110,20 @@ def adamw(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [{"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
               {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.99))
+    return _adamw(groups, lr=lr, betas=(0.9, 0.99))
+
+
+def fixed_windows(ids: torch.Tensor, context_len: int, count: int | None = None, batch_size: int = 512
+                  ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(inputs, targets) batches of windows of `ids`: `count` evenly spaced ones (a fixed,
+    stratified sample: every evaluation scores the same text, so successive estimates differ
+    by what the model learned, not by which windows were drawn), or, with count=None, every
+    non-overlapping window (the whole stream scored once: the exact loss)."""
+    last = len(ids) - context_len - 1
+    starts = (torch.arange(0, last + 1, context_len) if count is None
+              else torch.linspace(0, last, count).round().long())
+    windows = ids[starts[:, None] + torch.arange(context_len + 1)]  # (n, T + 1)
+    return [(w[:, :-1], w[:, 1:]) for w in windows.split(batch_size)]
 
 
 def shakespeare_run(name: str, config: GPTConfig, *, batch_size: int, steps: int, lr: float,
@@ -95,13 +132,12 @@ def shakespeare_run(name: str, config: GPTConfig, *, batch_size: int, steps: int
     if data is None:
         print(f"[{name}] skipped: {DATA / 'tinyshakespeare.txt'} is absent")
         return {}
+    part_start = time.perf_counter()
     tok, train_ids, val_ids = data
     config = dataclasses.replace(config, vocab_size=tok.vocab_size)
     seed_everything(seed)
     model = GPT(config)
-    # a fixed validation sample: 2,048 random windows of the held-out 10 %
-    draw = text_batches(val_ids, config.context_len, 64, seed=1)
-    val = [draw() for _ in range(32)]
+    val = fixed_windows(val_ids, config.context_len, EVAL_WINDOWS)
     clocks = Clocks()
     history = train(model, text_batches(train_ids, config.context_len, batch_size, seed=seed), steps,
                     optimizer=adamw(model, lr, weight_decay), schedule="cosine", warmup_steps=warmup,
@@ -116,26 +152,74 @@ def shakespeare_run(name: str, config: GPTConfig, *, batch_size: int, steps: int
         print(f"  {step + 1:5d}  {w:7.1f}  {c:7.1f}   {loss:.4f}")
     print(f"  training: {1000 * wall / steps:.1f} ms/step wall, {1000 * cpu / steps:.1f} ms/step cpu; "
           f"{history.tokens / wall:,.0f} tokens/s wall, {history.tokens / cpu:,.0f} tokens/s per cpu-second")
-    return {"val_loss": history.eval_loss[-1], "wall": wall, "cpu": cpu}
+    end_to_end = time.perf_counter() - part_start
+    ROWS.append(dict(run=f"{name}: train {steps} steps", ms=1000 * wall / steps, cpu_ms=1000 * cpu / steps,
+                     tokens_per_s=history.tokens / wall, wall=end_to_end, val_loss=history.eval_loss[-1],
+                     load=_load()))
+    # outside the end-to-end wall: the fixed sample against the whole held-out text
+    exact = evaluate(model, fixed_windows(val_ids, config.context_len))
+    draw = text_batches(val_ids, config.context_len, 12, seed=seed)
+    nano = [evaluate(model, [draw()]) for _ in range(20)]  # nanoGPT's estimate: 20 random batches of 12
+    mean = sum(nano) / len(nano)
+    spread = (sum((x - mean) ** 2 for x in nano) / (len(nano) - 1) / len(nano)) ** 0.5
+    print(f"  val loss estimate: fixed {EVAL_WINDOWS} windows {history.eval_loss[-1]:.4f}; whole held-out "
+          f"text {exact:.4f} (difference {history.eval_loss[-1] - exact:+.4f}); nanoGPT-style 20 random "
+          f"batches of 12: {mean:.4f} +- {spread:.4f} (standard error)")
+    return {"val_loss": history.eval_loss[-1], "wall": wall, "cpu": cpu, "end_to_end": end_to_end}
 
 
 def generation_speed(new_tokens: int = 500, seed: int = 0) -> None:
-    """Tokens/s of `generate` with and without the KV cache, nanoGPT-CPU-recipe size."""
-    seed_everything(seed)
-    # context long enough to hold the whole continuation, so the cache never has to slide
-    model = GPT(GPTConfig.small(vocab_size=65, context_len=new_tokens + 12)).eval()
+    """Tokens/s of `generate` with and without the KV cache at the nanoGPT CPU recipe's size.
+
+    use_cache=False is nanoGPT's sample.py: a full pass over the last context_len tokens per
+    new token. With block 64 (the recipe's model) the cache fills after 64 tokens and each
+    later step reads the sliding window afresh (positions are absolute), so the cache pays
+    only with a context that holds the whole continuation (the second model).
+    """
     prompt = torch.zeros(1, 1, dtype=torch.long)
-    times, outs = {}, {}
-    for use_cache in (True, False):
+    print(f"\n[generate] {new_tokens} new tokens from a 1-token prompt, load {_load()}")
+    for context_len in (64, new_tokens + 12):
+        seed_everything(seed)
+        model = GPT(GPTConfig.small(vocab_size=65, context_len=context_len, bias=False)).eval()
+        times, outs = {}, {}
+        for use_cache in (False, True):
+            generate(model, prompt, 8, use_cache=use_cache)  # warm-up: first-call allocations
+            start = time.perf_counter()
+            outs[use_cache] = generate(model, prompt, new_tokens, generator=make_generator(seed),
+                                       use_cache=use_cache)
+            times[use_cache] = time.perf_counter() - start
+            how = "KV cache" if use_cache else "recompute (nanoGPT sample.py)"
+            ROWS.append(dict(run=f"generate, block {context_len}, {how}", ms=1000 * times[use_cache] / new_tokens,
+                             tokens_per_s=new_tokens / times[use_cache], wall=times[use_cache], load=_load()))
+        assert torch.equal(outs[True], outs[False]), "cached and uncached generation differ"
+        print(f"  block {context_len}: recompute {new_tokens / times[False]:6.0f} tokens/s, KV cache "
+              f"{new_tokens / times[True]:6.0f} tokens/s ({times[False] / times[True]:.1f}x, same tokens: asserted)")
+
+
+def profile_steps(steps: int = 20, warmup: int = 5, rows: int = 15) -> None:
+    """Where a training step of the recipe goes: torch.profiler's top operators by own CPU time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    data = load_shakespeare()
+    if data is None:
+        print(f"[profile] skipped: {DATA / 'tinyshakespeare.txt'} is absent")
+        return
+    tok, train_ids, _ = data
+    seed_everything(0)
+    model = GPT(GPTConfig.small(vocab_size=tok.vocab_size, bias=False))
+    optimizer = adamw(model, 1e-3, 0.1)
+    batches = text_batches(train_ids, model.context_len, 12, seed=0)
+    train(model, batches, warmup, optimizer=optimizer, progress=False)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
         start = time.perf_counter()
-        outs[use_cache] = generate(model, prompt, new_tokens, generator=make_generator(seed), use_cache=use_cache)
-        times[use_cache] = time.perf_counter() - start
-    assert torch.equal(outs[True], outs[False]), "cached and uncached generation differ"
-    print(f"\n[generate] {new_tokens} new tokens, {model.num_parameters() / 1e6:.2f} M parameters, "
-          f"load {os.getloadavg()[0]:.1f}")
-    for use_cache in (True, False):
-        print(f"  use_cache={use_cache!s:5}: {times[use_cache]:6.2f} s  {new_tokens / times[use_cache]:8.0f} tokens/s")
-    print(f"  KV cache speed-up: {times[False] / times[True]:.1f}x (same tokens: asserted)")
+        train(model, batches, steps, optimizer=optimizer, progress=False)
+        wall = time.perf_counter() - start
+    events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in events)
+    print(f"\n[profile] {steps} recipe steps, {1000 * wall / steps:.1f} ms/step under the profiler, "
+          f"load {_load()}; operators by own CPU time:")
+    for e in sorted(events, key=lambda e: -e.self_cpu_time_total)[:rows]:
+        print(f"  {e.key:<44} {100 * e.self_cpu_time_total / total:5.1f} %  {e.count / steps:6.1f} calls/step")
 
 
 def names_run(steps: int, batch_size: int, lr: float, dropout: float, n_layers: int, d_model: int,
@@ -200,8 +284,10 @@ def names_run(steps: int, batch_size: int, lr: float, dropout: float, n_layers: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", default="all", choices=["all", "recipe", "fast", "long", "generate", "names"])
+    parser.add_argument("--part", default="all",
+                        choices=["all", "recipe", "fast", "long", "generate", "profile", "names"])
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--steps", type=int, default=2000, help="training steps of the recipe and fast parts")
     names = parser.add_argument_group("names part")
     names.add_argument("--names-steps", type=int, default=16000)
     names.add_argument("--names-batch", type=int, default=64)
@@ -222,18 +308,21 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cpus, "
           f"load {os.getloadavg()}")
-    if args.part in ("all", "recipe"):  # nanoGPT's documented CPU recipe, on this library's GPT
-        shakespeare_run("recipe", GPTConfig.small(), batch_size=12, steps=2000, lr=1e-3, warmup=100)
+    if args.part in ("all", "recipe"):  # nanoGPT's documented CPU recipe (no biases), on this library's GPT
+        shakespeare_run("recipe", GPTConfig.small(bias=False), batch_size=12, steps=args.steps, lr=1e-3, warmup=100)
     if args.part in ("all", "fast"):  # same model and step budget, a sharper schedule
-        shakespeare_run("fast", GPTConfig.small(), batch_size=12, steps=2000, lr=3e-3, warmup=100)
+        shakespeare_run("fast", GPTConfig.small(bias=False), batch_size=12, steps=args.steps, lr=3e-3, warmup=100)
     if args.part in ("all", "long"):  # about 10 minutes of one CPU core
         shakespeare_run("long", GPTConfig.small(context_len=128), batch_size=32, steps=1600, lr=3e-3,
                         warmup=100, eval_every=200)
     if args.part in ("all", "generate"):
         generation_speed()
+    if args.part in ("all", "profile"):
+        profile_steps()
     if args.part in ("all", "names"):
         names_run(args.names_steps, args.names_batch, args.names_lr, args.names_dropout, args.names_layers,
                   args.names_width, args.names_protocol, args.names_ema, args.names_seed)
+    print_table()
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from arcourse.metrics import IGNORE_INDEX
-from arcourse.training import History, evaluate, train
+from arcourse.training import History, _adamw, evaluate, train
 
 
 class Bigram(torch.nn.Module):
@@ -123,3 +123,23 @@ def test_evaluate_restores_the_mode_even_when_the_loss_fails():
     with pytest.raises(RuntimeError, match="boom"):
         evaluate(model, cyclic_batches(), broken)
     assert model.training
+
+
+def test_default_optimizer_is_fused_adamw_with_the_same_update():
+    torch.manual_seed(0)
+    fast, plain = Bigram(5), Bigram(5)
+    plain.load_state_dict(fast.state_dict())
+    train(fast, cyclic_batches(), 5, lr=0.1, weight_decay=0.01, clip_grad_norm=None, progress=False)
+    opt = torch.optim.AdamW(plain.parameters(), lr=0.1, weight_decay=0.01, foreach=False)
+    train(plain, cyclic_batches(), 5, optimizer=opt, clip_grad_norm=None, progress=False)
+    torch.testing.assert_close(fast.table.weight, plain.table.weight, rtol=1e-5, atol=1e-6)
+    assert _adamw(Bigram(5).parameters(), lr=0.1).defaults["fused"] is True
+
+
+def test_adamw_falls_back_where_the_fused_kernel_cannot_run():
+    weight = torch.nn.Parameter(torch.zeros(3, dtype=torch.complex128))
+    opt = _adamw([weight], lr=0.1)  # no fused kernel for complex parameters
+    assert not opt.defaults["fused"]
+    weight.grad = torch.ones_like(weight)
+    opt.step()  # the default implementation runs and moves the weight
+    assert bool((weight.detach() != 0).all())
