@@ -618,3 +618,22 @@ plt.title(f"AR({p}): three continuations sampled from the fitted model"); plt.le
 #
 # **Exercises:** `exercises/ex01_chain_rule.py` — factorise a table in any order and
 # rebuild it, count AR parameters, and write an ancestral sampler.
+
+# %% [markdown]
+# ## In class: the chain rule in any order
+#
+# Pick an order of three variables (2, 3 and 4 values): the panel lists the conditionals the
+# chain rule needs in that order, with their tables and free parameters, and the joint their
+# product rebuilds, identical to the original for all six orders, always with
+# $2 \cdot 3 \cdot 4 - 1 = 23$ parameters. Lower the context slider to condition each variable on
+# fewer previous ones (a Markov assumption): the product becomes an approximation, the
+# parameter count drops, and now the order matters.
+
+# %%
+from arcourse.widgets import ChainRulePanel
+
+chain_panel = ChainRulePanel()
+chain_panel.order.value = (2, 0, 1)  # what choosing "x3 → x1 → x2" in the menu does
+chain_panel.update()
+assert chain_panel.max_error < 1e-12 and chain_panel.n_parameters == 23
+chain_panel.widget

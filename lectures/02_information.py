@@ -444,3 +444,19 @@ plt.tight_layout(); plt.show()
 #
 # **Exercises:** `exercises/ex02_information.py` — write entropy, cross-entropy, KL,
 # perplexity, bits per dimension and a stable log-softmax yourself.
+
+# %% [markdown]
+# ## In class: cross-entropy = entropy + KL, live
+#
+# One slider per outcome sets the model q (the weights, normalised) against a fixed
+# $p = (1/2, 1/4, 1/8, 1/8)$. The readout recomputes $H(p)$, $H(p, q)$ and $D_{KL}(p \| q)$,
+# checks $H(p, q) = H(p) + D_{KL}$ at every setting, and gives the perplexity $2^{H(p,q)}$;
+# move q onto p and the KL goes to 0, the cross-entropy down to the entropy.
+
+# %%
+from arcourse.widgets import InformationPanel
+
+info_panel = InformationPanel()
+info_panel.update()
+assert info_panel.identity_gap < 1e-12 and abs(info_panel.perplexity - 2 ** info_panel.h_pq) < 1e-12
+info_panel.widget

@@ -493,3 +493,18 @@ assert nll_free > math.log(V) > nll_clip  # unclipped SGD ends worse than guessi
 # **Exercise 03** (`exercises/ex03_rnn.ipynb`): write an LSTM cell and layer that match
 # `torch.nn.LSTM`, the masked teacher-forced loss of a padded batch, and a temperature
 # sampler that stops at the end token. Check with `arcourse grade exercises/ex03_rnn.ipynb`.
+
+# %% [markdown]
+# ## In class: what the hidden state predicts
+#
+# A trained LSTM on first names (the checkpoint lecture 07 ships). Type a prefix: the panel
+# draws the hidden state after each character, the next-character distribution the last
+# state gives at the chosen temperature, and continuations sampled from it.
+
+# %%
+from arcourse.widgets import CharModelPanel
+
+char_panel = CharModelPanel.from_checkpoint(prefix="ma")
+char_panel.update()
+assert abs(char_panel.view.after.sum() - 1) < 1e-5 and all(s.startswith("ma") for s in char_panel.samples)
+char_panel.widget

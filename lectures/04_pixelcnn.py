@@ -532,3 +532,19 @@ print(f"the gated checkpoint beats independent pixels by {margin:.2f} bits/dim (
 # **Exercise 04** (`exercises/ex04_pixelcnn.ipynb`): build the type A/B mask with colour
 # groups, the bits-per-dimension conversion, and a pixel-by-pixel sampler that also
 # completes images; `arcourse grade` checks them.
+
+# %% [markdown]
+# ## In class: completing a digit
+#
+# The shipped Gated PixelCNN is given the top rows of a test digit and draws the rest pixel
+# by pixel at a temperature. Beside the completions: the model's surprise at each true pixel
+# (bits; they sum to the digit's exact $-\log_2 p(x)$) and its distribution over the grey
+# levels of the first pixel it has to draw.
+
+# %%
+from arcourse.widgets import PixelPanel
+
+pixel_panel = PixelPanel.from_checkpoint(rows=4)
+pixel_panel.update()
+assert (pixel_panel.completions[:, :4] == pixel_panel.images[0, 0, :4].numpy()).all()
+pixel_panel.widget

@@ -672,3 +672,19 @@ print("fast vs. naive sampling by receptive field:",
 # receptive-field formula, µ-law encoding and decoding, a causal dilated convolution that
 # lets no future sample leak, and the queue update of fast generation — checked against
 # gradients, the library, perturbed futures, and the naive sampler.
+
+# %% [markdown]
+# ## In class: dilations and the receptive field
+#
+# Set the layers per stack, the stacks and the kernel size: the panel builds that WaveNet
+# and draws the gradient of one output with respect to every input. It is non-zero exactly
+# on the receptive field, $(k - 1) \sum_l d_l + 1$ inputs, and zero after the output. The
+# button generates audio from the trained WaveNet of this lecture.
+
+# %%
+from arcourse.widgets import ReceptiveFieldPanel
+
+field_panel = ReceptiveFieldPanel.from_checkpoint(layers=4)
+field_panel.update()
+assert field_panel.measured_field == field_panel.config.receptive_field == 16
+field_panel.widget

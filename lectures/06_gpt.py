@@ -580,3 +580,19 @@ print("generating 512 tokens: " + ", ".join(f"{k} {v:.2f} s" for k, v in total_s
 #
 # **Exercise 06** (`exercises/ex06_attention.ipynb`): write causal multi-head attention and
 # one KV-cache decoding step yourself; `arcourse grade` checks them against PyTorch.
+
+# %% [markdown]
+# ## In class: attention weights and the KV cache
+#
+# A small trained GPT of first names (lecture 08's checkpoint). Type a string (names
+# separated by "."), pick a layer and a head: the panel shows that head's attention weights,
+# zero above the diagonal, and what the KV cache holds after the string, checking that the
+# cached step gives the logits of a full recompute.
+
+# %%
+from arcourse.widgets import AttentionPanel
+
+attention_panel = AttentionPanel.from_checkpoint(text="emma.olivia")
+attention_panel.update()
+assert attention_panel.cache_error < 1e-4 and abs(attention_panel.weights.sum(-1) - 1).max() < 1e-5
+attention_panel.widget

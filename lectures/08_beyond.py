@@ -851,3 +851,19 @@ for section, what, value in rows:
 # **Exercise 08** (`exercises/ex08_beyond.py`): implement the Gaussian NLL head and the
 # speculative accept/reject step; the grader checks them exactly by enumeration and by
 # sampling.
+
+# %% [markdown]
+# ## In class: speculative decoding, measured
+#
+# The largest GPT of this lecture's checkpoint is the target; the drafts run from the smallest
+# GPT to the target itself. Pick a draft and k: the panel generates speculatively and reports
+# the measured acceptance rate (next to the $1 - \mathrm{TV}(p, q)$ the theory predicts),
+# tokens per target call and the time against plain sampling.
+
+# %%
+from arcourse.widgets import SpeculativePanel
+
+speculative_panel = SpeculativePanel.from_checkpoint(k=4)
+speculative_panel.draft.value = list(speculative_panel.drafts)[-1]  # the target drafting for itself
+assert speculative_panel.stats.acceptance_rate == 1.0
+speculative_panel.widget
