@@ -1,4 +1,4 @@
-"""The `arcourse` command: build the notebooks, grade submissions."""
+"""The `arcourse` command: build the notebooks, grade submissions, render slides."""
 from __future__ import annotations
 
 import argparse
@@ -93,6 +93,18 @@ def _gradescope(args: argparse.Namespace) -> int:
     return 0
 
 
+def _slides(args: argparse.Namespace) -> int:
+    from arcourse.slides import SlidesError, find_lecture, render_slides
+
+    try:
+        deck = render_slides(find_lecture(args.lecture, args.root), args.output, execute=not args.no_execute)
+    except SlidesError as err:
+        print(f"arcourse slides: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {deck}: open it in a browser (it needs no network; keep _static/ beside it)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="arcourse", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -120,6 +132,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-o", "--output", type=Path, help="the zip to write (default: exNN_autograder.zip)")
     p.add_argument("--checks", type=Path, help="folder of test_exNN.py check files (default: the package's)")
     p.set_defaults(run=_gradescope)
+
+    p = commands.add_parser("slides", help="render a lecture as reveal.js slides that work offline")
+    p.add_argument("lecture", help="the lecture's number, e.g. 04")
+    p.add_argument("-o", "--output", type=Path, default=Path("build") / "slides",
+                   help="folder for the deck and its _static/ scripts (default: build/slides)")
+    p.add_argument("--root", type=Path, default=Path.cwd(), help="the course folder (default: here)")
+    p.add_argument("--no-execute", action="store_true",
+                   help="do not run the notebook first: prose, math and code, no outputs (fast)")
+    p.set_defaults(run=_slides)
 
     args = parser.parse_args(argv)
     return args.run(args)

@@ -10,7 +10,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # Lecture 02 — Entropy, cross-entropy, KL divergence, perplexity
 #
 # Lecture 01 gave us models with an exact likelihood. This lecture gives us the yardsticks
@@ -55,7 +55,7 @@ if device.type == "cpu":
 seed_everything(0)
 print("device:", device)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Entropy
 #
 # $H(p) = -\sum_x p(x)\log p(x) = \mathbb E_{x\sim p}[-\log p(x)]$: how surprised you are, on
@@ -123,7 +123,7 @@ plt.plot(bias, coin)
 plt.xlabel("P(heads)"); plt.ylabel("H (bits)"); plt.title("Entropy of a coin"); plt.grid(alpha=0.3)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Cross-entropy and KL divergence
 #
 # A model $q$ of a source $p$ is judged by the average surprise *under $q$* of data *from
@@ -182,7 +182,7 @@ standard_error = surprise.std() / math.sqrt(len(samples))
 print(f"-1/N sum log q(x_t) = {surprise.mean():.4f} ± {standard_error:.4f};  H(p, q) = {cross_entropy(p, q):.4f}")
 assert abs(surprise.mean() - cross_entropy(p, q)) < 4 * standard_error
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Maximum likelihood = cross-entropy minimisation
 #
 # Given samples, the *empirical distribution* $\hat p$ puts mass $1/N$ on each. The average
@@ -228,7 +228,7 @@ plt.title("loss - H(p_hat) = KL(p_hat || q)", fontsize=10); plt.show()
 # likelihood fits the data it is given. The gap to the truth, $D_{KL}(p \Vert \hat p)$,
 # shrinks as $N$ grows; on held-out data it shows up as a test loss above the training loss.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Perplexity and bits per token
 #
 # Language models report the per-token cross-entropy on test text in two other currencies:
@@ -259,7 +259,7 @@ print(f"H = {entropy(p, unit='bits'):.2f} bits -> perplexity 2^1.75 = {perplexit
       f"like a fair die with {perplexity(entropy(p)):.2f} sides")
 assert abs(perplexity(entropy(p)) - 2**1.75) < 1e-12
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Bits per dimension for images
 #
 # An image model's NLL is divided by the number of sub-pixels $D = C \cdot H \cdot W$ and
@@ -287,7 +287,7 @@ bpd_histogram = bits_per_dim(test_nll, test_digits.numel())
 print(f"digits, test set: uniform {math.log2(K):.3f} bpd, per-pixel histograms {bpd_histogram:.3f} bpd")
 assert bpd_histogram < math.log2(K) - 1
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Work in log space: log-softmax, never log(softmax)
 #
 # A model outputs logits $z$; the loss needs $\log \mathrm{softmax}(z)_k = z_k - \log\sum_j e^{z_j}$.
@@ -323,7 +323,7 @@ print("NLL via log(softmax):", -via_softmax[torch.arange(2), targets].sum().item
       "| via log-softmax:", nll(z, targets, reduction="sum").item())
 torch.testing.assert_close(nll(z, targets, reduction="sum"), -stable[torch.arange(2), targets].sum())
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Watching a model approach the entropy rate
 #
 # For a sequence source we measure entropy *per symbol*: the **entropy rate**
@@ -445,7 +445,7 @@ plt.tight_layout(); plt.show()
 # **Exercises:** `exercises/ex02_information.py` — write entropy, cross-entropy, KL,
 # perplexity, bits per dimension and a stable log-softmax yourself.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## In class: cross-entropy = entropy + KL, live
 #
 # One slider per outcome sets the model q (the weights, normalised) against a fixed

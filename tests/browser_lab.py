@@ -95,10 +95,13 @@ def browser():
     """A headless Chromium (Playwright), shared by the session's browser tests."""
     chromium = chromium_path()
     sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    with sync_api.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+    playwright = sync_api.sync_playwright().start()
+    try:
+        instance = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield instance
         instance.close()
+    finally:
+        playwright.stop()
 
 
 @pytest.fixture(scope="session")
@@ -116,6 +119,9 @@ def open_notebook(browser, lab: Lab, notebook, name: str, *, height: int = 1000)
     all its cells, and return the page (kernel started, cells queued)."""
     import nbformat
 
+    # without a kernelspec JupyterLab asks which kernel to start, and nothing runs
+    notebook.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                                "language": "python"})
     nbformat.write(notebook, lab.folder / name)
     page = browser.new_page(viewport={"width": 1280, "height": height})
     page.goto(lab.url(f"lab/tree/{name}"))
