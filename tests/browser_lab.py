@@ -3,7 +3,7 @@
 `lab` starts JupyterLab on 127.0.0.1 (a free port, a random token) in a temporary folder,
 once per test session; `browser` launches Debian's chromium through Playwright, once too;
 `open_notebook` writes a notebook into the lab's folder, opens it in a new page and runs
-all its cells. Tests import the fixtures they use from here (`from browser_lab import ...`).
+all its cells. tests/conftest.py registers the fixtures; tests import the helpers from here.
 Installs nothing: the fixtures skip, saying why, without a `chromium` binary or the
 `playwright` package (`.ci/run` installs Debian's chromium).
 """
@@ -154,7 +154,6 @@ def type_into_slider(page, panel, label: str, value: str) -> None:
 
 def wait_for_change(page, locator, before: str, timeout: int = 30_000) -> str:
     """Wait until `locator`'s text differs from `before`; return the new text."""
-    locator.element_handle().wait_for_element_state("visible")
     page.wait_for_function("([el, before]) => el.innerText !== before", arg=[locator.element_handle(), before],
                            timeout=timeout)
     return locator.inner_text()

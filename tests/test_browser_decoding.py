@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from browser_lab import ROOT, assert_no_errors, browser, lab, open_notebook, screenshot, type_into_slider, wait_idle  # noqa: F401
+from browser_lab import ROOT, assert_no_errors, open_notebook, screenshot, type_into_slider, wait_idle
 
 LECTURE = ROOT / "lectures" / "07_decoding.py"
 SCREENSHOT = ROOT / "build" / "browser-decoding.png"

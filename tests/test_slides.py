@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-from browser_lab import ROOT, SCREENSHOTS, browser  # noqa: F401
+from browser_lab import ROOT, SCREENSHOTS
 
 from arcourse.cli import main
 from arcourse.slides import SlidesError, assign_slide_types, count_slides, find_lecture, render_slides

@@ -38,7 +38,7 @@ class PixelPanel:
     """
 
     def __init__(self, model: torch.nn.Module, images: torch.Tensor, *, rows: int = 4, temperature: float = 1.0,
-                 index: int = 0, n_samples: int = 6, seed: int = 0):
+                 index: int = 0, n_samples: int = 4, seed: int = 0):
         import ipywidgets as widgets  # lazily: the rest of arcourse works without it
 
         if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 1 or images.is_floating_point():

@@ -69,7 +69,8 @@ class ReceptiveFieldPanel:
             self.generate_button = widgets.Button(description="generate audio")
             self.generate_button.on_click(lambda _: self.generate_audio())
             self.player = widgets.Audio(format="wav", autoplay=False, loop=False)
-            self.audio_box = widgets.HTML().add_class("arcourse-audio-readout")
+            self.audio_box = widgets.HTML("press the button to hear the trained WaveNet"
+                                          ).add_class("arcourse-audio-readout")
             rows.append(widgets.HBox([self.instrument, self.temperature, self.generate_button]))
             rows += [self.player, self.audio_box]
         self.widget = widgets.VBox(rows).add_class("arcourse-receptive-field-panel")
