@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 import pytest
-from browser_lab import assert_no_errors, open_notebook, screenshot, type_into_slider, wait_for_change, wait_idle
+from browser_lab import assert_no_errors, close_notebook, open_notebook, screenshot, type_into_slider, wait_for_change, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -40,7 +40,7 @@ def page(browser, lab):
     wait_idle(page, 120_000)
     assert_no_errors(page)
     yield page
-    page.close()
+    close_notebook(page)
 
 
 def panel_and_readout(page, lecture: str):
