@@ -10,7 +10,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # Lecture 01 — The chain rule and autoregressive factorisation
 #
 # A generative model of data $x = (x_1, \dots, x_n)$ has two jobs:
@@ -70,7 +70,7 @@ if device.type == "cpu":
 seed_everything(0)
 print("device:", device)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. A joint distribution as a table
 #
 # Four variables $x_1..x_4$, each taking $K = 3$ values: the joint is a $3 \times 3 \times 3 \times 3$
@@ -123,7 +123,7 @@ p_forward = chain_rule_product(joint, [(0,), (1,), (2,), (3,)])
 print("max |p(x1)p(x2|x1)p(x3|x1,x2)p(x4|x1..x3) - p(x)| =", (p_forward - joint).abs().max().item())
 assert torch.allclose(p_forward, joint, rtol=0, atol=1e-12)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Every order, every partition
 #
 # Nothing above used the order $x_1, x_2, x_3, x_4$. With $n = 4$ variables there are
@@ -247,7 +247,7 @@ plt.show()
 crossing = next(length for length, t, m in zip(lengths, tables, mlp) if t > m)
 print(f"the table is bigger than the MLP from n = {crossing} on; at n = 30: {tables[-1]:.1e} vs {mlp[-1]}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. A neural AR model over binary strings
 #
 # **MADE** (Germain et al., 2015) computes all $n$ conditionals in *one* forward pass of an
@@ -472,7 +472,7 @@ plt.xticks(positions, labels, rotation=70, fontsize=7, family="monospace")
 plt.ylabel("probability"); plt.title("The 16 most likely strings"); plt.legend(fontsize=8)
 plt.tight_layout(); plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. All orders are equal, but some are easier to learn
 #
 # The chain rule holds in every order, so with unlimited capacity and data the order would
@@ -543,7 +543,7 @@ plt.tight_layout(); plt.show()
 # scan for pixels, coarse-to-fine scales for images, even the reverse-time chain of a
 # diffusion model. Choose the order in which the conditionals are simple.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Where the name comes from: AR($p$) time series
 #
 # Long before neural networks, statisticians modelled a time series by regressing it on its
@@ -600,7 +600,7 @@ for k, path in enumerate(paths):
 plt.axvline(history_len - 0.5, color="gray", ls=":")
 plt.title(f"AR({p}): three continuations sampled from the fitted model"); plt.legend(fontsize=8); plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Universality, in one line
 #
 # **Claim.** With enough capacity, an AR model represents *any* distribution over finite
@@ -627,3 +627,22 @@ plt.title(f"AR({p}): three continuations sampled from the fitted model"); plt.le
 #
 # **Exercises:** `exercises/ex01_chain_rule.py` — factorise a table in any order and
 # rebuild it, count AR parameters, and write an ancestral sampler.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## In class: the chain rule in any order
+#
+# Pick an order of three variables (2, 3 and 4 values): the panel lists the conditionals the
+# chain rule needs in that order, with their tables and free parameters, and the joint their
+# product rebuilds, identical to the original for all six orders, always with
+# $2 \cdot 3 \cdot 4 - 1 = 23$ parameters. Lower the context slider to condition each variable on
+# fewer previous ones (a Markov assumption): the product becomes an approximation, the
+# parameter count drops, and now the order matters.
+
+# %%
+from arcourse.widgets import ChainRulePanel
+
+chain_panel = ChainRulePanel()
+chain_panel.order.value = (2, 0, 1)  # what choosing "x3 → x1 → x2" in the menu does
+chain_panel.update()
+assert chain_panel.max_error < 1e-12 and chain_panel.n_parameters == 23
+chain_panel.widget

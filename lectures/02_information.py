@@ -10,7 +10,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # Lecture 02 — Entropy, cross-entropy, KL divergence, perplexity
 #
 # Lecture 01 gave us models with an exact likelihood. This lecture gives us the yardsticks
@@ -64,7 +64,7 @@ if device.type == "cpu":
 seed_everything(0)
 print("device:", device)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Entropy
 #
 # $H(p) = -\sum_x p(x)\log p(x) = \mathbb E_{x\sim p}[-\log p(x)]$: how surprised you are, on
@@ -132,7 +132,7 @@ plt.plot(bias, coin)
 plt.xlabel("P(heads)"); plt.ylabel("H (bits)"); plt.title("Entropy of a coin"); plt.grid(alpha=0.3)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Cross-entropy and KL divergence
 #
 # A model $q$ of a source $p$ is judged by the average surprise *under $q$* of data *from
@@ -191,7 +191,7 @@ standard_error = surprise.std() / math.sqrt(len(samples))
 print(f"-1/N sum log q(x_t) = {surprise.mean():.4f} ± {standard_error:.4f};  H(p, q) = {cross_entropy(p, q):.4f}")
 assert abs(surprise.mean() - cross_entropy(p, q)) < 4 * standard_error
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Maximum likelihood = cross-entropy minimisation
 #
 # Given samples, the *empirical distribution* $\hat p$ puts mass $1/N$ on each. The average
@@ -237,7 +237,7 @@ plt.title("loss - H(p_hat) = KL(p_hat || q)", fontsize=10); plt.show()
 # likelihood fits the data it is given. The gap to the truth, $D_{KL}(p \Vert \hat p)$,
 # shrinks as $N$ grows; on held-out data it shows up as a test loss above the training loss.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Perplexity and bits per token
 #
 # Language models report the per-token cross-entropy on test text in two other currencies:
@@ -268,7 +268,7 @@ print(f"H = {entropy(p, unit='bits'):.2f} bits -> perplexity 2^1.75 = {perplexit
       f"like a fair die with {perplexity(entropy(p)):.2f} sides")
 assert abs(perplexity(entropy(p)) - 2**1.75) < 1e-12
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Bits per dimension for images
 #
 # An image model's NLL is divided by the number of sub-pixels $D = C \cdot H \cdot W$ and
@@ -296,7 +296,7 @@ bpd_histogram = bits_per_dim(test_nll, test_digits.numel())
 print(f"digits, test set: uniform {math.log2(K):.3f} bpd, per-pixel histograms {bpd_histogram:.3f} bpd")
 assert bpd_histogram < math.log2(K) - 1
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Work in log space: log-softmax, never log(softmax)
 #
 # A model outputs logits $z$; the loss needs $\log \mathrm{softmax}(z)_k = z_k - \log\sum_j e^{z_j}$.
@@ -332,7 +332,7 @@ print("NLL via log(softmax):", -via_softmax[torch.arange(2), targets].sum().item
       "| via log-softmax:", nll(z, targets, reduction="sum").item())
 torch.testing.assert_close(nll(z, targets, reduction="sum"), -stable[torch.arange(2), targets].sum())
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Watching a model approach the entropy rate
 #
 # For a sequence source we measure entropy *per symbol*: the **entropy rate**
@@ -453,3 +453,19 @@ plt.tight_layout(); plt.show()
 #
 # **Exercises:** `exercises/ex02_information.py` — write entropy, cross-entropy, KL,
 # perplexity, bits per dimension and a stable log-softmax yourself.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## In class: cross-entropy = entropy + KL, live
+#
+# One slider per outcome sets the model q (the weights, normalised) against a fixed
+# $p = (1/2, 1/4, 1/8, 1/8)$. The readout recomputes $H(p)$, $H(p, q)$ and $D_{KL}(p \| q)$,
+# checks $H(p, q) = H(p) + D_{KL}$ at every setting, and gives the perplexity $2^{H(p,q)}$;
+# move q onto p and the KL goes to 0, the cross-entropy down to the entropy.
+
+# %%
+from arcourse.widgets import InformationPanel
+
+info_panel = InformationPanel()
+info_panel.update()
+assert info_panel.identity_gap < 1e-12 and abs(info_panel.perplexity - 2 ** info_panel.h_pq) < 1e-12
+info_panel.widget

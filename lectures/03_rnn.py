@@ -10,7 +10,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # Lecture 03 — Recurrent language models: RNN, LSTM, GRU
 #
 # The chain rule writes the probability of a name as a product of next-character
@@ -64,7 +64,7 @@ if device.type == "cpu":
 seed_everything(0)
 print("device:", device)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The cells, from scratch
 #
 # ### The Elman RNN
@@ -94,7 +94,7 @@ with torch.no_grad():
 torch.testing.assert_close(h, want, rtol=0, atol=1e-5)
 print("2-layer RNN from scratch == torch.nn.RNN, output", tuple(h.shape))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The LSTM
 # The LSTM (Hochreiter & Schmidhuber, 1997) adds a **cell state** $c_t$ that is updated
 # additively, under the control of three gates that read $[h_{t-1}, x_t]$:
@@ -137,7 +137,7 @@ torch.testing.assert_close(torch.stack(outs, dim=1), want, rtol=0, atol=1e-5)
 torch.testing.assert_close(c, c_T[0], rtol=0, atol=1e-5)
 print("LSTM from scratch == torch.nn.LSTM (outputs and final cell state)")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The GRU
 # The GRU (Cho et al., 2014) merges cell and hidden state and uses two gates: an update gate
 # $z_t$ that interpolates between the old state and a candidate, and a reset gate $r_t$
@@ -248,7 +248,7 @@ assert abs(sum(exact) + longer - 1) < 1e-5
 short = ["".join(p) for n in range(3) for p in itertools.product(tok.itos[1:], repeat=n)]  # all names of 0-2 letters
 assert abs(text_log_prob(fresh, tok, short).exp().sum().item() - sum(exact[:3])) < 1e-5
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Training: bigram vs. RNN vs. LSTM vs. GRU
 #
 # The baseline is a **count bigram**: $p(b \mid a) = (N(a,b) + 1) / (N(a) + V)$, fitted in one
@@ -308,7 +308,7 @@ exact, longer = mass_by_length(lstm, 3)
 assert abs(sum(exact) + longer - 1) < 1e-5  # still a normalised distribution after training
 print(f"trained LSTM: p(name has <= 3 letters) = {sum(exact):.3f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Vanishing gradients
 #
 # Backpropagation through time multiplies one Jacobian per step:
@@ -375,7 +375,7 @@ for tau in [0.5, 1.0, 1.5]:
     assert torch.equal(out, again)  # the O(1) step path and full recomputation agree
     print(f"tau = {tau}: ", " ".join(tok.decode(row) for row in out.tolist()))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Exposure bias
 #
 # During training the model only ever conditions on *true* prefixes. When it generates, it
@@ -502,3 +502,18 @@ assert nll_free > math.log(V) > nll_clip  # unclipped SGD ends worse than guessi
 # **Exercise 03** (`exercises/ex03_rnn.ipynb`): write an LSTM cell and layer that match
 # `torch.nn.LSTM`, the masked teacher-forced loss of a padded batch, and a temperature
 # sampler that stops at the end token. Check with `arcourse grade exercises/ex03_rnn.ipynb`.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## In class: what the hidden state predicts
+#
+# A trained LSTM on first names (the checkpoint lecture 07 ships). Type a prefix: the panel
+# draws the hidden state after each character, the next-character distribution the last
+# state gives at the chosen temperature, and continuations sampled from it.
+
+# %%
+from arcourse.widgets import CharModelPanel
+
+char_panel = CharModelPanel.from_checkpoint(prefix="ma")
+char_panel.update()
+assert abs(char_panel.view.after.sum() - 1) < 1e-5 and all(s.startswith("ma") for s in char_panel.samples)
+char_panel.widget

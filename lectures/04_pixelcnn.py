@@ -10,7 +10,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # Lecture 04 — PixelCNN: masked convolutions, the blind spot, gated PixelCNN
 #
 # An image is a long sequence of numbers. Read it in **raster order** — rows top to bottom,
@@ -68,7 +68,7 @@ if device.type == "cpu":
 seed_everything(0)
 print("device:", device)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Raster order and the mask
 #
 # Pixel $(i, j)$ may depend on every pixel before it in raster order: all rows above, and
@@ -133,7 +133,7 @@ plt.show()
 rgb_a = pixelcnn_mask(3, "A", 3, 3, 3)[:, :, 1, 1]
 assert rgb_a.tolist() == [[0, 0, 0], [1, 0, 0], [1, 1, 0]]  # R sees nothing, G sees R, B sees R and G
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. A masked convolution
 #
 # A masked convolution is an ordinary convolution whose weight is multiplied by the mask on
@@ -160,7 +160,7 @@ x = torch.randn(3, 2, 8, 8)
 torch.testing.assert_close(sketch(x), library(x))
 print("sketch == arcourse.models.MaskedConv2d; output shape", tuple(library(x).shape))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. The autoregressive property, checked by gradients
 #
 # A network respects the order if the output for sub-pixel $(c, i, j)$ does not change
@@ -215,7 +215,7 @@ for c, name in enumerate("RGB"):
     assert ((g[:, 4, 4] > 0) == (torch.arange(3) < c)).all()    # exactly the earlier colours
     print(f"output {name} at (4, 4) reads R, G, B of that pixel: {(g[:, 4, 4] > 0).tolist()}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. The blind spot, and the Gated PixelCNN
 #
 # Stack masked 3×3 convolutions and follow the gradient of one output. Each layer can look
@@ -295,7 +295,7 @@ with torch.no_grad():
 bpd_baseline = float(bits_per_dim(-test_ll.sum(), len(test_set) * D))
 print(f"independent pixels: {bpd_baseline:.3f} bits/dim on the test digits (uniform would be {np.log2(K):.3f})")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Training both models
 #
 # Teacher forcing is free here: the input image *is* the target, the masks do the shifting,
@@ -400,7 +400,7 @@ plt.tight_layout()
 plt.show()
 assert mean_ll[0] > mean_ll[1] > mean_ll[2]   # colder samples are more typical of the model
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. Completing half an image
 #
 # Give the model the top four rows of a test digit and sample the bottom four. Because the
@@ -428,7 +428,7 @@ axes[0, 0].set_title("digit", fontsize=8), axes[0, 1].set_title("given", fontsiz
 axes[0, 2].set_title("completions ->", fontsize=8)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 9. Exact likelihood in use: spotting what is not a digit
 #
 # Because $\log p(x)$ is exact, it can score inputs. Digits from the test set should be
@@ -515,7 +515,7 @@ for side, a, b in zip(sides, sample_s, score_s):
 # 196,608 passes — which is why later work caches activations (lecture 05) or generates
 # many pixels at once.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # * Raster order plus the chain rule gives an exact likelihood for images; a masked
@@ -543,3 +543,19 @@ print(f"the gated checkpoint beats independent pixels by {margin:.2f} bits/dim (
 # **Exercise 04** (`exercises/ex04_pixelcnn.ipynb`): build the type A/B mask with colour
 # groups, the bits-per-dimension conversion, and a pixel-by-pixel sampler that also
 # completes images; `arcourse grade` checks them.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## In class: completing a digit
+#
+# The shipped Gated PixelCNN is given the top rows of a test digit and draws the rest pixel
+# by pixel at a temperature. Beside the completions: the model's surprise at each true pixel
+# (bits; they sum to the digit's exact $-\log_2 p(x)$) and its distribution over the grey
+# levels of the first pixel it has to draw.
+
+# %%
+from arcourse.widgets import PixelPanel
+
+pixel_panel = PixelPanel.from_checkpoint(rows=4)
+pixel_panel.update()
+assert (pixel_panel.completions[:, :4] == pixel_panel.images[0, 0, :4].numpy()).all()
+pixel_panel.widget

@@ -10,7 +10,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # Lecture 05 — WaveNet: dilated causal convolutions for raw audio
 #
 # One second of telephone-quality audio is 8,000 numbers. WaveNet (van den Oord et al.,
@@ -75,7 +75,7 @@ seed_everything(0)
 LN2 = np.log(2.0)
 print("device:", device)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Causal convolution: pad on the left only
 #
 # An ordinary ("same") convolution centres its kernel on $t$ and so reads $x_{t+1}$: fine
@@ -124,7 +124,7 @@ with torch.no_grad():
     library_conv.bias.zero_()
 torch.testing.assert_close(library_conv(x), causal_conv(x, w, dilation=2))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Dilation and the receptive field
 #
 # A dilated convolution skips inputs: $y_t = \sum_k w_k\, x_{t - d(K-1-k)}$. Each layer with
@@ -166,7 +166,7 @@ ax.set(xlabel="layers", ylabel="receptive field (samples)", title="measured by t
 ax.legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The receptive field of a real WaveNet
 #
 # The library's `WaveNet` takes one-hot inputs (or integer ids), so we can differentiate the
@@ -198,7 +198,7 @@ ax.set(xlabel="input position", ylabel="|d logits / d x|", title=f"the last outp
 ax.legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The classic dilation diagram, drawn from an actual model
 #
 # A small WaveNet with dilations 1, 2, 4, 8. We record the gradient of the last output with
@@ -246,7 +246,7 @@ for side in ("top", "right", "left"):
     ax.spines[side].set_visible(False)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. µ-law: 256 levels that suit quiet sounds
 #
 # A softmax needs a finite set of values. Quantising the amplitude uniformly to 8 bits
@@ -332,7 +332,7 @@ for name, signal in [("original", quiet_tone), ("linear 8-bit", dequantize_signa
     print(name)
     display(Audio(signal / 0.01 * 0.5, rate=SAMPLE_RATE, normalize=False))  # amplified 50x to hear it
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. The data: synthetic music at 8 kHz
 #
 # `synthetic_music` makes short melodies of pentatonic notes and chords (220–880 Hz) played
@@ -386,7 +386,7 @@ bigram_bits = bits_per_sample(bigram[test_q[:, :-1], test_q[:, 1:]])
 assert abs(bigram.sum(dim=1) - 1).max() < 1e-9
 print(f"marginal histogram: {marginal_bits:.2f} bits/sample   previous-sample table: {bigram_bits:.2f} bits/sample")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. The gated residual layer
 #
 # Each WaveNet layer feeds a dilated causal convolution into a **gated unit**
@@ -425,7 +425,7 @@ for a, b in zip(ours(h, c), theirs(h, c)):
     torch.testing.assert_close(a, b)
 print(model.layers[2])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Training
 #
 # Teacher forcing as for text: windows of 512 samples, inputs $x_{1..T-1}$, targets
@@ -483,7 +483,7 @@ ax.set(xlabel="step", ylabel="bits / sample", title="WaveNet on synthetic music 
 ax.legend(fontsize=8)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Generation: naive vs. fast
 #
 # Sampling is ancestral: draw $x_{t+1}$ from the model's softmax, append it, repeat — 8,000
@@ -580,7 +580,7 @@ for k, name in enumerate(INSTRUMENT_NAMES):
     print(f"sample, condition = {name}")
     display(Audio(waves[k].numpy(), rate=SAMPLE_RATE))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### How much faster, and when?
 #
 # Per sample, the naive sampler's cost grows with the window it re-runs — up to $R$ — while
@@ -630,7 +630,7 @@ print("speedup by receptive field:  ", ", ".join(f"R = {r}: {v:.1f}x" for r, v i
 # `bench/bench_wavenet.py` measures a wider model with $R$ = 1,024 generating seconds of
 # audio.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. Global conditioning: which instrument?
 #
 # The label enters every layer as a learned shift of the gate's pre-activations, the same
@@ -645,7 +645,7 @@ print(f"test clips: {own.mean():.2f} bits/sample with their own label, {other.me
       f"likelihood picks the right instrument for {accuracy:.0%} of clips")
 assert own.mean() < other.mean()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # - A **causal** convolution pads on the left only, so output $t$ never sees $x_{>t}$;
@@ -676,3 +676,19 @@ print("fast vs. naive sampling by receptive field:",
 # receptive-field formula, µ-law encoding and decoding, a causal dilated convolution that
 # lets no future sample leak, and the queue update of fast generation — checked against
 # gradients, the library, perturbed futures, and the naive sampler.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## In class: dilations and the receptive field
+#
+# Set the layers per stack, the stacks and the kernel size: the panel builds that WaveNet
+# and draws the gradient of one output with respect to every input. It is non-zero exactly
+# on the receptive field, $(k - 1) \sum_l d_l + 1$ inputs, and zero after the output. The
+# button generates audio from the trained WaveNet of this lecture.
+
+# %%
+from arcourse.widgets import ReceptiveFieldPanel
+
+field_panel = ReceptiveFieldPanel.from_checkpoint(layers=4)
+field_panel.update()
+assert field_panel.measured_field == field_panel.config.receptive_field == 16
+field_panel.widget

@@ -10,7 +10,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # Lecture 06 — GPT: causal self-attention, positions, and the KV cache
 #
 # An RNN squeezes the whole prefix $w_{<t}$ into one state vector and reads it one step at
@@ -64,7 +64,7 @@ if device.type == "cpu":
 seed_everything(0)
 print("device:", device)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Scaled dot-product attention
 #
 # Each position $i$ emits a **query** $q_i$ ("what am I looking for?"), a **key** $k_j$
@@ -106,7 +106,7 @@ print("output", tuple(out.shape), "weights", tuple(w.shape))
 torch.testing.assert_close(w.sum(-1), torch.ones(2, 5))               # each row is a distribution
 torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v), atol=1e-5, rtol=1e-5)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. The causal mask
 #
 # For a language model, position $i$ predicts token $i+1$, so it may read positions
@@ -133,7 +133,7 @@ for ax, weights, title in zip(axes, (w[0], w_causal[0]), ("full attention", "cau
 plt.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Multi-head self-attention
 #
 # One attention pattern per layer is limiting: a character may need to look at the previous
@@ -186,7 +186,7 @@ expected, _ = torch_mha(x, x, x, attn_mask=causal_mask(7), need_weights=False)
 torch.testing.assert_close(mine(x), expected, atol=1e-5, rtol=1e-5)
 print("from scratch == arcourse CausalSelfAttention == torch.nn.MultiheadAttention (to 1e-5)")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Causality, verified
 #
 # The claim "the output at $t$ depends only on inputs $\le t$" is easy to test: change the
@@ -227,7 +227,7 @@ with torch.no_grad():
         assert not torch.allclose(logits[:, t + 1:], reference[:, t + 1:])
 print("GPT: logits at positions <= t unchanged when tokens > t change, for every t")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Where am I? Positional information
 #
 # Attention treats its input as a **set**: without a mask, permuting the positions of $x$
@@ -295,7 +295,7 @@ axes[1].set(title="PE(p) . PE(q): a function of p - q", xlabel="q", ylabel="p")
 plt.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. A character GPT on names
 #
 # The library's `GPT` is the block we built, repeated: token + position embeddings, then
@@ -398,7 +398,7 @@ prompt = torch.zeros(12, 1, dtype=torch.long, device=device)          # twelve n
 samples = generate(gpt, prompt, context_len, generator=gen, eos_id=tok.boundary_id)
 print(", ".join(tok.decode(row) for row in samples.tolist()))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. What do the heads look at?
 #
 # `attention_maps` returns every layer's weights (B, N, T, T). Row $i$ is where the
@@ -589,3 +589,19 @@ print("generating 512 tokens: " + ", ".join(f"{k} {v:.2f} s" for k, v in total_s
 #
 # **Exercise 06** (`exercises/ex06_attention.ipynb`): write causal multi-head attention and
 # one KV-cache decoding step yourself; `arcourse grade` checks them against PyTorch.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## In class: attention weights and the KV cache
+#
+# A small trained GPT of first names (lecture 08's checkpoint). Type a string (names
+# separated by "."), pick a layer and a head: the panel shows that head's attention weights,
+# zero above the diagonal, and what the KV cache holds after the string, checking that the
+# cached step gives the logits of a full recompute.
+
+# %%
+from arcourse.widgets import AttentionPanel
+
+attention_panel = AttentionPanel.from_checkpoint(text="emma.olivia")
+attention_panel.update()
+assert attention_panel.cache_error < 1e-4 and abs(attention_panel.weights.sum(-1) - 1).max() < 1e-5
+attention_panel.widget

@@ -10,7 +10,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # Lecture 07 — Decoding: from a next-token distribution to text
 #
 # A trained autoregressive model gives, for every prefix, a distribution over the next token,
@@ -79,7 +79,7 @@ if device.type == "cpu":
 seed_everything(0)
 print("device:", device)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. A trained model to decode
 # The character LSTM of lecture 03, trained on the 5,163 census first names by
 # `scripts/make_decoding_checkpoint.py` (1,500 steps of AdamW, about a minute on a CPU). A checkpoint is a
@@ -104,7 +104,7 @@ print(f"validation NLL: LSTM {val_nll:.3f} nats/char, bigram {bigram_nll:.3f}, u
 assert abs(val_nll - checkpoint["val_nll"]) < 1e-4, "the checkpoint is not the model its script measured"
 assert val_nll < bigram_nll - 0.2, "the checkpoint should beat the bigram baseline clearly"
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Ancestral sampling and greedy decoding, by hand
 # Start from the boundary token `.`, ask the model for the next-token logits, choose a token,
 # append it, repeat until the model emits the boundary again. Choosing is the only thing that
@@ -145,7 +145,7 @@ assert torch.equal(library, by_hand)
 assert torch.equal(generate(model, [BOUNDARY], 20, greedy=True, eos_id=BOUNDARY), greedy_by_hand[0])
 print("generate() agrees with the loop above")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Guarantee: ancestral sampling draws from $p_\theta$ exactly
 # If each token is drawn from its conditional, a sequence appears with the probability the
 # chain rule gives it. Whole names are too many to test directly (the most probable one has
@@ -188,7 +188,7 @@ ax.set_title("the first two letters of a name")
 ax.legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Temperature
 # Dividing the logits by $\tau$ raises every probability to the power $1/\tau$ before
 # renormalising: $p_\tau(x) = p(x)^{1/\tau} / \sum_y p(y)^{1/\tau}$. $\tau = 1$ is the model,
@@ -215,7 +215,7 @@ ax.set_title("the first letter of a name at three temperatures")
 ax.legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Guarantee: $\tau \to 0$ is greedy decoding
 # If the best token beats the runner-up by a logit gap $\delta$, the runner-up keeps at most
 # $e^{-\delta/\tau}$ of the best one's probability, which vanishes as $\tau \to 0$. So a cold
@@ -251,7 +251,7 @@ plt.xlabel("temperature τ")
 plt.ylabel("fraction of names = greedy")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Truncation: top-k, top-p, min-p
 # Truncation removes the unreliable tail: each of the many unlikely tokens is rarely
 # chosen, but together they are chosen often, and one bad character spoils a name.
@@ -322,7 +322,7 @@ print({tok.itos[i] if i else "⏎": (round(plain[i].item(), 3), round(penalised[
        for i in plain.argsort(descending=True)[:6].tolist()})
 assert (penalised[seen] <= plain[seen]).all() and (penalised[~seen] >= plain[~seen]).all()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Beam search against greedy and the exact answer
 # Greedy decoding takes the best *next* token, which need not lie on the best *sequence*.
 # Beam search keeps the $W$ partial sequences with the highest $\sum_t \log p$, extends each by
@@ -408,7 +408,7 @@ normal = beam_search(model, [BOUNDARY], 15, beam_width=16, eos_id=BOUNDARY, leng
 assert short.length <= normal.length and short.log_prob >= normal.log_prob
 assert length_normalised(normal.log_prob, normal.length, 1.0) >= length_normalised(short.log_prob, short.length, 1.0)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Likelihood against diversity on the trained model
 # Every strategy trades how probable its names are against how varied. We generate 1,000
 # names per setting and measure
@@ -472,7 +472,7 @@ ax[0].legend()
 ax[1].legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Try it: the decoding panel
 # Move the sliders: the bars show the next-token distribution after the prompt, grey for the
 # model and orange for what the processors keep (renormalised), and the names below are
@@ -498,7 +498,7 @@ np.testing.assert_allclose(panel.view.after, start_view.after, rtol=1e-5)
 assert panel.samples == start_samples, "the same settings give the same samples"
 print(panel.readout)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 # * Decoding = a list of logits processors + a choice (argmax or a draw). Sampling at $\tau = 1$
 #   without truncation draws from $p_\theta$ exactly (chi-square test above); $\tau \to 0$ is greedy.

@@ -10,7 +10,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # Lecture 08 — the families side by side, and beyond
 #
 # Every model of this course is one factorisation, $p(x) = \prod_t p(x_t \mid x_{<t})$, with
@@ -73,7 +73,7 @@ torch.set_num_threads(1)  # tiny models, token-by-token loops: a second CPU thre
 seed_everything(0)
 print("device:", device)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Same data, three families
 #
 # The census first names again, but joined into one stream, each name closed by the boundary
@@ -139,7 +139,7 @@ print("parameters:", params, "| best validation loss at step:",
       {label: shipped.model_extras[key]["best_step"] for label, key in KEYS.items()})
 assert max(params.values()) < 1.3 * min(params.values())  # comparable sizes
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Likelihood and speed
 #
 # Test NLL per character on the same windows for all three (and the count bigram). Training
@@ -179,7 +179,7 @@ for label, row in table.items():
 for label in families:  # every family learns far more than letter pairs
     assert table[label]["nll"] < table["bigram"]["nll"] - 0.2, label
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Memory of the generation state
 #
 # What each family must keep to produce the next character, as a function of how much has
@@ -221,7 +221,7 @@ assert memory["GPT"] == [per_token * T for T in lengths]
 print({label: bytes_[-1] for label, bytes_ in memory.items()}, f"bytes after {lengths[-1]} characters; "
       f"GPT: {per_token} bytes per character")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Effective context
 #
 # How much of the past does each model use? The mean test loss at each position of the
@@ -298,7 +298,7 @@ plt.show()
 #   GPT cannot see beyond 64 by construction.
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Scaling: loss against model size
 #
 # Kaplan et al. (2020) found that a transformer's test loss falls as a power law in its
@@ -368,7 +368,7 @@ plt.show()
 # here is over- or under-trained. And extrapolating the line beyond the largest model
 # measured is a guess, not a measurement.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Exposure bias, mitigated? Scheduled sampling
 #
 # Lecture 03 measured exposure bias: a model trained only on true prefixes (teacher forcing)
@@ -470,7 +470,7 @@ plt.show()
 # scale the model and data so that its own prefixes stay close to real ones.
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Faster generation: speculative decoding
 #
 # Sampling is sequential: n tokens cost n calls of the model, each waiting for the last.
@@ -505,7 +505,7 @@ ax.set(xlabel="token", ylabel="probability", title=f"accept/reject gives back p 
 ax.legend(fontsize=8)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### A draft and a target
 #
 # The target is the GPT of section 1; the draft is the count bigram of section 1, one table
@@ -517,7 +517,7 @@ target, draft = families["GPT"], bigram
 print(f"target: GPT, {params['GPT']:,} parameters, test NLL {table['GPT']['nll']:.3f}; "
       f"draft: bigram, test NLL {table['bigram']['nll']:.3f} nats/char")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The distribution is unchanged — checked by sampling
 #
 # 1,000 independent speculative samples of three characters after the boundary token, with
@@ -555,7 +555,7 @@ ax.set(title="2nd character of a name: exact target vs. speculative decoding", y
 ax.legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### What it buys: tokens per target call, and seconds
 #
 # Six streams of names, each 63 characters after the boundary token (so that they fit the
@@ -649,7 +649,7 @@ plt.show()
 # transformer on a GPU, where a pass over k + 1 tokens costs about as much as a pass over
 # one — and when the draft is close to the target: α is the lever.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Continuous outputs: a density per step
 #
 # Nothing in the chain rule needs tokens. For a real-valued series, each conditional
@@ -687,7 +687,7 @@ ax2.set(ylim=(1e-5, 1), title="heavy tails (log scale)")
 ax2.legend(fontsize=8)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The Gaussian NLL, and AR(p) by least squares
 #
 # First the loss from the formula, checked against the library and PyTorch. Then the
@@ -715,7 +715,7 @@ torch.testing.assert_close(ar.scale, sigma_ls.float())
 print(f"AR({P}): |phi| max {solution[:-1].abs().max():.3f}, c = {solution[-1]:.3f}, sigma = {sigma_ls:.3f}"
       " — returns are nearly unpredictable in the mean")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Neural AR models with a Gaussian and a Student-t head
 #
 # `ContinuousAR` runs a small MLP on the same window of 32 values (a causal convolution
@@ -756,7 +756,7 @@ assert values[2] < values[1] - 0.03  # a predicted sigma_t beats one constant va
 assert values[3] < values[2] - 0.02  # heavy tails beat the Gaussian head on heavy-tailed data
 assert values[4] < values[3] < values[4] + 0.05  # close to the best possible, never below it
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Calibration: do the bands cover what they claim?
 #
 # A central 90 % band should contain the next value 90 % of the time. With the predictive
@@ -804,7 +804,7 @@ axes[1].legend(fontsize=8)
 plt.show()
 assert paths.shape == (500, horizon) and bool(torch.isfinite(paths).all())
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Summary — the measured table
 
 # %%
@@ -855,3 +855,19 @@ for section, what, value in rows:
 # **Exercise 08** (`exercises/ex08_beyond.py`): implement the Gaussian NLL head and the
 # speculative accept/reject step; the grader checks them exactly by enumeration and by
 # sampling.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## In class: speculative decoding, measured
+#
+# The largest GPT of this lecture's checkpoint is the target; the drafts run from the smallest
+# GPT to the target itself. Pick a draft and k: the panel generates speculatively and reports
+# the measured acceptance rate (next to the $1 - \mathrm{TV}(p, q)$ the theory predicts),
+# tokens per target call and the time against plain sampling.
+
+# %%
+from arcourse.widgets import SpeculativePanel
+
+speculative_panel = SpeculativePanel.from_checkpoint(k=4)
+speculative_panel.draft.value = list(speculative_panel.drafts)[-1]  # the target drafting for itself
+assert speculative_panel.stats.acceptance_rate == 1.0
+speculative_panel.widget

@@ -1,5 +1,6 @@
 """The `arcourse` command: build the notebooks, release a student edition, grade
-submissions, write class reports, package Gradescope autograders, compare submissions, render the website."""
+submissions, write class reports, package Gradescope autograders, compare submissions, render
+slides and the website."""
 from __future__ import annotations
 
 import argparse
@@ -163,6 +164,18 @@ def _gradescope(args: argparse.Namespace) -> int:
     return 0
 
 
+def _slides(args: argparse.Namespace) -> int:
+    from arcourse.slides import SlidesError, find_lecture, render_slides
+
+    try:
+        deck = render_slides(find_lecture(args.lecture, args.root), args.output, execute=not args.no_execute)
+    except SlidesError as err:
+        print(f"arcourse slides: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {deck}: open it in a browser (it needs no network; keep _static/ beside it)")
+    return 0
+
+
 def _site(args: argparse.Namespace) -> int:
     from arcourse.site import SiteError, build_site
 
@@ -241,6 +254,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="late submissions: flag only, a penalty per day, or 0 after the late due date")
     p.add_argument("--late-penalty", type=float, default=0.1, help="share of the score off per late day (0.1)")
     p.set_defaults(run=_gradescope)
+
+    p = commands.add_parser("slides", help="render a lecture as reveal.js slides that work offline")
+    p.add_argument("lecture", help="the lecture's number, e.g. 04")
+    p.add_argument("-o", "--output", type=Path, default=Path("build") / "slides",
+                   help="folder for the deck and its _static/ scripts (default: build/slides)")
+    p.add_argument("--root", type=Path, default=Path.cwd(), help="the course folder (default: here)")
+    p.add_argument("--no-execute", action="store_true",
+                   help="do not run the notebook first: prose, math and code, no outputs (fast)")
+    p.set_defaults(run=_slides)
 
     p = commands.add_parser("site", help="execute the lectures (cached) and render the course website")
     p.add_argument("-o", "--output", type=Path, default=Path("build/site"), help="output folder (default build/site)")

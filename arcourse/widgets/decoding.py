@@ -1,4 +1,4 @@
-"""Interactive panels for the notebooks (ipywidgets is imported only when a panel is built).
+"""Lecture 07's panel: decoding a trained model (ipywidgets is imported only when it is built).
 
 `DecodingPanel` puts sliders for temperature, top-k and top-p and a prompt box next to what
 they do to a trained model: the next-token distribution before and after the processors
@@ -11,7 +11,6 @@ browser.
 from __future__ import annotations
 
 import html
-import io
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -21,6 +20,7 @@ import torch
 from arcourse._extras import require
 from arcourse.decoding import Processor, apply_processors, generate, next_token_logits, processors_for
 from arcourse.device import make_generator
+from arcourse.widgets._common import check_int, figure, png, readout_box, show_readout, slider_style
 
 
 @dataclass(frozen=True)
@@ -54,11 +54,9 @@ def next_token_view(model: torch.nn.Module, prompt: torch.Tensor | Sequence[int]
 
 
 def _bar_chart_png(view: NextTokenView, labels: list[str], n_bars: int) -> bytes:
-    from matplotlib.figure import Figure  # no pyplot: nothing global, nothing shown twice
-
     order = np.argsort(-view.before, kind="stable")[:n_bars]
     x = np.arange(len(order))
-    fig = Figure(figsize=(8, 3.2), dpi=80)
+    fig = figure(8, 3.2)
     ax = fig.subplots()
     ax.bar(x - 0.2, view.before[order], width=0.4, color="0.75", label="model")
     colors = np.where(view.kept[order], "tab:orange", "0.9")
@@ -69,10 +67,7 @@ def _bar_chart_png(view: NextTokenView, labels: list[str], n_bars: int) -> bytes
     ax.set_ylim(0, 1)
     ax.set_title(f"next token: {int(view.kept.sum())} kept, {view.kept_mass:.1%} of the model's mass")
     ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    return png(fig)
 
 
 class DecodingPanel:
@@ -99,13 +94,12 @@ class DecodingPanel:
 
         processors_for(temperature, top_k, top_p)  # validates the starting values
         for name, value in (("n_samples", n_samples), ("max_new_tokens", max_new_tokens), ("n_bars", n_bars)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"DecodingPanel needs an int {name} >= 1, got {name}={value!r}")
+            check_int("DecodingPanel", name, value, 1)
         self.model, self.tokenizer = model, tokenizer
         self.n_samples, self.max_new_tokens, self.seed, self.n_bars = n_samples, max_new_tokens, seed, n_bars
         vocab = tokenizer.vocab_size
         self.labels = ["⏎" if i == tokenizer.boundary_id else tokenizer.itos[i] for i in range(vocab)]
-        slider = dict(continuous_update=False, style={"description_width": "initial"})
+        slider = slider_style()
         self.temperature = widgets.FloatLogSlider(value=temperature, base=10, min=-1.5, max=0.7, step=0.05,
                                                   description="temperature", readout_format=".2f", **slider)
         self.top_k = widgets.IntSlider(value=top_k, min=0, max=vocab, description="top-k (0 = off)", **slider)
@@ -113,7 +107,7 @@ class DecodingPanel:
                                          readout_format=".2f", **slider)
         self.prompt = widgets.Text(value=prompt, description="prompt", placeholder="start of a name")
         self.chart = widgets.Image(format="png")
-        self.readout_box = widgets.HTML().add_class("arcourse-readout")
+        self.readout_box = readout_box(widgets)
         self.samples_box = widgets.HTML().add_class("arcourse-samples")
         for control in (self.temperature, self.top_k, self.top_p, self.prompt):
             control.observe(self.update, names="value")
@@ -141,7 +135,7 @@ class DecodingPanel:
         except ValueError as err:
             self.view, self.samples = None, []
             self.readout = f"cannot read the prompt: {err}"
-            self.readout_box.value = f"<b>{html.escape(self.readout)}</b>"
+            show_readout(self.readout_box, self.readout)
             self.samples_box.value = ""
             return
         procs = self.processors()
@@ -159,4 +153,4 @@ class DecodingPanel:
         # the readout goes last: when it changes, the chart and the samples already have
         self.chart.value = _bar_chart_png(self.view, self.labels, self.n_bars)
         self.samples_box.value = "samples: " + ", ".join(f"<code>{html.escape(s)}</code>" for s in self.samples)
-        self.readout_box.value = html.escape(self.readout)
+        show_readout(self.readout_box, self.readout)
