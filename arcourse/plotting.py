@@ -105,3 +105,31 @@ def _box(x, y, width, height, colour):
 
     return FancyBboxPatch((x, y), width, height, boxstyle="round,pad=0.02", facecolor=colour, alpha=0.3,
                           edgecolor="k")
+
+
+def draw_block_diagram(ax, stages, residuals=(), title: str | None = None) -> None:
+    """A bottom-to-top flow of named stages, with residual connections drawn beside it.
+
+    Args:
+        ax: a matplotlib Axes.
+        stages: box labels, from input (bottom) to output (top).
+        residuals: (start, end) pairs of stage indices: the input of stage `start` is added
+            to the output of stage `end` (drawn as a bypass into a "+" above `end`).
+        title: optional title.
+    """
+    stages = list(stages)
+    for start, end in residuals:
+        if not 0 <= start <= end < len(stages):
+            raise ValueError(f"residual ({start}, {end}) must satisfy 0 <= start <= end < {len(stages)}")
+    for i, label in enumerate(stages):
+        ax.add_patch(_box(-1, 2 * i, 2, 1, f"C{i % 10}"))
+        ax.text(0, 2 * i + 0.5, label, ha="center", va="center", fontsize=8)
+        if i:
+            ax.annotate("", xy=(0, 2 * i), xytext=(0, 2 * i - 1), arrowprops=dict(arrowstyle="->", lw=0.8))
+    for n, (start, end) in enumerate(residuals):
+        x, y0, y1 = 1.4 + 0.3 * (n % 2), 2 * start - 0.5, 2 * end + 1.5
+        ax.plot([0, x, x, 0.15], [y0, y0, y1, y1], color="0.3", lw=0.8)
+        ax.text(0, y1, "+", ha="center", va="center", fontsize=11, fontweight="bold")
+    ax.set_xlim(-1.5, 2.2), ax.set_ylim(-1, 2 * len(stages)), ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=9)

@@ -46,3 +46,18 @@ def test_schematics_draw_and_check_their_arguments():
         draw_dependency_graph(axes[0], [0, 0, 1])
     with pytest.raises(ValueError, match="n must be"):
         draw_conditionals(axes[1], 0, shared=True)
+
+
+def test_block_diagram_draws_every_stage_and_checks_residuals():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from arcourse.plotting import draw_block_diagram
+
+    fig, ax = plt.subplots()
+    draw_block_diagram(ax, ["a", "b", "c"], residuals=[(1, 2)])
+    assert len(ax.patches) == 3 and [t.get_text() for t in ax.texts].count("+") == 1
+    with pytest.raises(ValueError, match="residual"):
+        draw_block_diagram(ax, ["a", "b"], residuals=[(1, 3)])
+    plt.close(fig)
