@@ -265,6 +265,33 @@ bigram_test_by_hand = -np.mean([bigram_by_hand[a, b].log().item() for a, b in te
 print(f"{int(counts.sum())} training pairs; most common: "
       f"{[tok.itos[i // V] + tok.itos[i % V] for i in counts.flatten().argsort(descending=True)[:5].tolist()]}")
 
+# %% [markdown]
+# **A training loop, written out.** Everything `arcourse.train` does for these models fits in
+# a few lines: draw a batch, teacher-forced forward pass, mean NLL over the real targets,
+# backward, clip the gradient norm, optimiser step, learning-rate schedule. Here it is for a
+# fresh LSTM, for 100 steps; the library's `train` (below) adds evaluation, a history and
+# a progress bar around the same steps.
+
+# %%
+seed_everything(0)
+by_hand = CharRNN(CharRNNConfig.names(V, "lstm")).to(device)
+optimizer = torch.optim.AdamW(by_hand.parameters(), lr=1e-2)
+schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=100)
+loader, losses = NameBatches(train_names, tok, 64, seed=0), []
+batches = (batch for _ in itertools.count() for batch in loader)  # pass after pass, reshuffled each time
+for step in range(100):
+    inputs, targets = (t.to(device) for t in next(batches))      # (B, T), (B, T) with -100 padding
+    loss = nll(by_hand(inputs), targets)                          # mean over real targets
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(by_hand.parameters(), 1.0)     # see section 7
+    optimizer.step()
+    schedule.step()
+    losses.append(loss.item())
+print(f"loss at step 0: {losses[0]:.3f}, mean of the last 20 steps: {np.mean(losses[-20:]):.3f} nats/char")
+assert np.mean(losses[-20:]) < losses[0] - 0.5                    # it learns
+
+# %%
 test_batches = NameBatches(test_names, tok, 1024, shuffle=False)
 val_batches = NameBatches(val_names, tok, 1024, shuffle=False)
 bigram = BigramLM(BigramConfig(V, alpha=1.0)).to(device).fit(NameBatches(train_names, tok, 1024, shuffle=False))
