@@ -275,7 +275,10 @@ plt.show()
 # %% [markdown]
 # What the measurements say (the table and plots above; speeds are this machine's):
 # - **Likelihood.** At similar parameter counts (the table) all three families end far
-#   below the bigram (asserted); compare their test NLLs in the table. The best validation
+#   below the bigram (asserted); compare their test NLLs in the table. These are NLLs per
+#   character of a *stream* of names cut into windows, by models smaller than lecture 03's,
+#   so the LSTM's figure here is not comparable with the per-name test NLLs of lectures 03,
+#   06 and 07 (each lecture says which run and split it reports). The best validation
 #   step of each (printed when the checkpoints were loaded) shows which family stopped
 #   improving first on so few training characters.
 # - **Training speed.** The textbook says recurrence cannot be parallelised over time, and
@@ -415,7 +418,8 @@ print(f"the notebook's mixed inputs and the library agree: {ours.item():.4f} = {
 
 # %% [markdown]
 # Two LSTMs of lecture 03's size, the same names, seed, steps and schedule; the only
-# difference is the loss. Both are then judged with lecture 03's metric (1,000 samples at
+# difference is the loss. They train for fewer steps than lecture 03's (`SS_STEPS`, for the
+# time budget), so their teacher-forced test NLL sits above lecture 03's LSTM. Both are then judged with lecture 03's metric (1,000 samples at
 # temperature 1) and by their teacher-forced test NLL.
 
 # %%
