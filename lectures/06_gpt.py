@@ -498,7 +498,8 @@ for layer, weights in enumerate(all_maps):                            # (B, N, T
 # repeats the work of steps $< t$: the keys and values of earlier positions never change
 # (causality!). The **KV cache** keeps every layer's keys and values; a new token then needs
 # only its own query, key and value and one row of attention. First, the cache must not
-# change anything: same logits, same tokens.
+# change anything: same logits, same tokens. *Predict before you run* the timing further
+# down: at which prefix length will the cache help most, and will it ever lose?
 
 # %%
 with torch.no_grad():
