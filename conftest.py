@@ -2,11 +2,16 @@
 
 Speed is measured, not asserted: the table shows each notebook's seconds (kernel start
 included) against the course's 90 s budget, and build/notebook-times.json keeps them.
+
+Each lecture that passes under nbval is also written, with the outputs nbval collected, to
+build/executed/, where tests/test_lecture_claims.py reads it (so the suite executes every
+lecture once); that test is moved after the notebooks.
 """
 import json
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
 import torch
 
 # The unit tests use tiny models, for which one thread is fastest and never thrashes when
@@ -36,3 +41,31 @@ def pytest_terminal_summary(terminalreporter):
     out = Path("build") / "notebook-times.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({k: round(v, 2) for k, v in sorted(_times.items())}, indent=1) + "\n")
+
+
+EXECUTED = Path("build") / "executed"
+_cells: dict[str, list] = defaultdict(list)   # notebook path -> [(item, passed)]
+
+
+def pytest_collection_modifyitems(items):
+    """Run the claims test after the lecture notebooks whose outputs it reads."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/test_lecture_claims.py"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    path = item.nodeid.split("::")[0]
+    if not (path.startswith("lectures/") and path.endswith(".ipynb") and hasattr(item, "test_outputs")):
+        return
+    if report.when == "call" or (report.when == "setup" and report.skipped):
+        _cells[path].append((item, not report.failed))
+        notebook = item.parent.nb
+        n_code = sum(cell.cell_type == "code" for cell in notebook.cells)
+        if len(_cells[path]) == n_code and all(ok for _, ok in _cells[path]):
+            for cell_item, _ in _cells[path]:
+                cell_item.cell.outputs = cell_item.test_outputs or []
+            EXECUTED.mkdir(parents=True, exist_ok=True)
+            import nbformat
+            nbformat.write(notebook, EXECUTED / Path(path).name)

@@ -61,6 +61,7 @@ from arcourse import get_device, make_generator, nll, seed_everything, train
 from arcourse.data import MarkovChain, all_binary_strings, append_rule_bit
 from arcourse.models import LinearAR, forecast
 from arcourse.metrics import chi_square_test
+from arcourse.plotting import draw_conditionals, draw_dependency_graph
 
 device = get_device()
 if device.type == "cpu":
@@ -77,6 +78,22 @@ print("device:", device)
 # table of 81 probabilities that sum to one. We draw one at random (a Dirichlet draw), so
 # the variables depend on each other in no particular way. Axis $i$ of the tensor is the
 # variable $x_{i+1}$. We work in float64 so that identities can be checked to $10^{-12}$.
+#
+# **Notation, fixed for the whole course** (later lectures refer back to this table):
+#
+# | symbol | meaning | symbol | meaning |
+# |---|---|---|---|
+# | $x = (x_1, \dots, x_n)$ | a data point, $n$ variables | $x_{<i}$ | the prefix $(x_1, \dots, x_{i-1})$ |
+# | $p_\theta$, $p_{\text{data}}$, $\hat p$ | model, data, empirical distribution | $\log$ | natural (nats); $\log_2$ for bits |
+# | $K$ | number of values (intensity levels) of one variable; the kernel size in lecture 05 | $V$ | vocabulary size, for tokens |
+# | $Q$ | µ-law levels of an audio sample (lecture 05) | $R$ | receptive field, in samples |
+# | $B$ | batch size in shapes; *beam width* in lecture 07 | $T$ | sequence length (time) |
+# | $C$, $H$, $W$ | channels, height, width of an image | $N$ | attention heads; parameters in lecture 08 |
+# | $d_{\text{model}}$ | width of a transformer layer | $D$ | width per attention head ($d_k$ in the papers) |
+#
+# Entropy $H(p)$ and the KL divergence $D_{KL}(p \Vert q)$ appear below as measurements
+# before lecture 02 defines them: read $D_{KL}$ as "how far $q$ is from $p$, in nats, zero
+# exactly when they are equal".
 
 # %%
 K, n = 3, 4
@@ -135,6 +152,13 @@ orders = list(itertools.permutations(range(n)))
 errors = [(chain_rule_product(joint, [(axis,) for axis in order]) - joint).abs().max().item() for order in orders]
 print(f"{len(orders)} orders, largest error {max(errors):.1e}")
 assert len(orders) == math.factorial(n) and max(errors) < 1e-12
+
+# each order draws its own dependency graph: every variable is conditioned on all before it
+fig, axes = plt.subplots(1, 2, figsize=(10, 1.8))
+for ax, order in zip(axes, [(0, 1, 2, 3), (2, 0, 3, 1)]):
+    draw_dependency_graph(ax, order)
+    ax.set_title("order " + ", ".join(f"x{v + 1}" for v in order), fontsize=9)
+plt.show()
 
 # %% [markdown]
 # The variables need not come one at a time. Any *ordered partition* into blocks works,
@@ -203,6 +227,17 @@ for axis in range(n):
 # (MADE, below) needs $O(n\,H)$ weights for $H$ hidden units; a recurrent network (lecture 03)
 # needs a number of weights that does not depend on $n$ at all. Sharing is an *inductive
 # bias*: the model can no longer represent every table, only those its network can express.
+#
+# *Predict before you run:* for $n = 5$ variables, how many networks does the left design
+# below need, and how many does the right one?
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 2.4))
+draw_conditionals(axes[0], 5, shared=False)
+axes[0].set_title("five networks: one per conditional, each its own weights", fontsize=9)
+draw_conditionals(axes[1], 5, shared=True)
+axes[1].set_title("one network shared by all positions (MADE, RNN, CNN, transformer)", fontsize=9)
+plt.show()
 
 # %%
 def table_params(n_vars, n_values):
@@ -598,6 +633,7 @@ future = range(history_len, history_len + horizon)
 for k, path in enumerate(paths):
     plt.plot(future, path, lw=1, label="sampled: each value fed back as an input" if k == 0 else None)
 plt.axvline(history_len - 0.5, color="gray", ls=":")
+plt.xlabel("time step t (the last 100 observed, then 60 sampled)"); plt.ylabel("$x_t$")
 plt.title(f"AR({p}): three continuations sampled from the fitted model"); plt.legend(fontsize=8); plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}

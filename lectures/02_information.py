@@ -49,12 +49,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn as nn
-from sklearn.datasets import load_digits
 from tqdm.auto import tqdm
 
 from arcourse import (bits_per_dim, bits_per_token, cross_entropy, entropy, get_device, kl_divergence,
                       make_generator, nll, perplexity, seed_everything, train)
-from arcourse.data import MarkovChain, text_batches
+from arcourse.data import MarkovChain, load_digits, split_images, text_batches
 
 device = get_device()
 if device.type == "cpu":
@@ -274,21 +273,23 @@ assert abs(perplexity(entropy(p)) - 2**1.75) < 1e-12
 # An image model's NLL is divided by the number of sub-pixels $D = C \cdot H \cdot W$ and
 # reported in bits: $\mathrm{bpd} = \mathrm{NLL}/(D \ln 2)$. A model that knows nothing about
 # 8-bit images gives each of the 256 intensities probability $1/256$: exactly 8 bits per
-# dimension, whatever the image — the ceiling any real model must beat (PixelCNN reaches
-# about 3 on CIFAR-10).
+# dimension, whatever the image — the ceiling any real model must beat (the PixelCNN papers
+# report about three bits per dimension on CIFAR-10).
 #
 # A small real example: scikit-learn's 8×8 handwritten digits have 17 intensity levels. The
-# uniform model costs $\log_2 17 = 4.09$ bpd; a model that learns each pixel's own
-# histogram (still independent pixels — no autoregression yet) does much better.
+# uniform model costs $\log_2 17$ bpd; a model that learns each pixel's own histogram (still
+# independent pixels — no autoregression yet) does much better. We use the split of lecture
+# 04, whose PixelCNNs have to beat this very number.
 
 # %%
 D = 3 * 32 * 32
 image_nll = D * math.log(256)                                  # uniform over 256 levels, every sub-pixel
 assert abs(bits_per_dim(image_nll, D) - 8) < 1e-12
 
-digits = torch.from_numpy(load_digits().images.reshape(-1, 64)).long()      # (1797, 64), values 0..16
-train_digits, test_digits = digits[:1500], digits[1500:]
-K = 17
+digits = load_digits()                                                       # scikit-learn's, (1797, 1, 8, 8)
+train_set, _, test_set = split_images(digits, (0.8, 0.1, 0.1), seed=0)      # lecture 04's split
+train_digits, test_digits = train_set.images.flatten(1), test_set.images.flatten(1)  # (N, 64), values 0..16
+K = digits.levels
 counts = torch.stack([torch.bincount(column, minlength=K) for column in train_digits.T])  # (64, K)
 pixel_probs = (counts + 1).double() / (counts + 1).sum(dim=1, keepdim=True)  # add-one: no zero probabilities
 test_nll = -pixel_probs.log()[torch.arange(64), test_digits].sum().item()   # sum over test images and pixels
@@ -392,11 +393,13 @@ model = nn.Sequential(nn.Embedding(V, 16), nn.Linear(16, V)).to(device)   # (B, 
 batches = text_batches(train_stream, context_len=64, batch_size=32, seed=0)
 optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
 history, exact_steps, exact = None, [0], [exact_cross_entropy(model)[0]]
+tables = {}                                               # step -> the model's table Q, for section 8
 for chunk in tqdm(range(30), desc="bigram model"):
     history = train(model, batches, steps=20, optimizer=optimizer, history=history,
                     eval_batches=lambda: test_batches, progress=False)
     exact_steps.append(history.steps[-1] + 1)
     exact.append(exact_cross_entropy(model)[0])
+    tables[exact_steps[-1]] = exact_cross_entropy(model)[1]
 
 final_exact, Q = exact_cross_entropy(model)
 kl_gap = (pi * kl_divergence(P, Q)).sum().item()
@@ -411,8 +414,10 @@ standard_error = per_sequence.std().item() / math.sqrt(len(per_sequence))
 print(f"test loss {test_loss:.4f} ± {standard_error:.4f} | exact expected loss {final_exact:.4f} "
       f"| entropy rate {H_rate:.4f} | exact KL gap {kl_gap:.4f} nats per symbol")
 print(f"perplexity: model {perplexity(test_loss):.3f}, source {math.exp(H_rate):.3f}, unigram {math.exp(unigram_test):.3f}")
+print(f"exact expected loss: {exact[0]:.4f} untrained, {final_exact:.4f} trained, {kl_gap:.4f} nats above the entropy rate")
 assert abs(final_exact - (H_rate + kl_gap)) < 1e-9        # the gap above the entropy rate is the KL
 assert 0 <= kl_gap < 0.01                                 # training closed it to within 0.01 nats
+assert abs(perplexity(test_loss) - math.exp(H_rate)) < 0.1  # the model's branching factor is the source's
 assert abs(test_loss - final_exact) < 4 * standard_error  # the measured test loss estimates it
 assert test_loss < unigram_test - 0.5                     # context helps: far below the unigram baseline
 
@@ -435,21 +440,134 @@ plt.tight_layout(); plt.show()
 # error, and both settle just above the entropy rate. The remaining gap is the KL
 # divergence from the source to the model, computed here exactly because we know the
 # source; for real data we never can, which is why a model's loss is always reported
-# against baselines. The model's perplexity ≈ 3.0 says: after seeing a symbol, it is about
-# as uncertain as a fair three-sided die — the chain's own uncertainty.
+# against baselines. The model's perplexity (printed above, next to the source's) says how
+# many equally likely symbols it hesitates between after seeing one: about as many as the
+# chain itself (asserted to within 0.1).
+
+# %% [markdown]
+# ## 8. When the model feeds on itself: errors along its own samples
 #
-# ## Summary
+# Training scores every conditional on a *true* prefix. Generation conditions on the model's
+# *own* earlier draws, whose distribution drifts away from the data's: the **exposure bias**
+# of lecture 03. With a known source we can measure it exactly, with no sampling noise. Start
+# both chains from the stationary distribution; after $t$ steps the data's state distribution
+# is $\pi P^t = \pi$ and the model's own is $\pi Q^t$. Two questions, by position $t$:
+#
+# * how far has the model's marginal drifted? $D_{KL}(\pi P^t \Vert \pi Q^t)$;
+# * how wrong is its next step, on average over the prefixes it actually sees?
+#   $\sum_i (\pi Q^t)_i\, D_{KL}(P_{i\cdot} \Vert Q_{i\cdot})$ along its own samples, against
+#   $\sum_i \pi_i\, D_{KL}(P_{i\cdot} \Vert Q_{i\cdot})$ along data prefixes (the KL gap above).
+#
+# *Predict before you run:* does the per-step error along the model's own samples keep
+# growing with $t$?
+
+# %%
+def kl_by_position(P, Q, start, T):
+    """Per position t: drift KL(start P^t || start Q^t), and the per-step KL along data / own prefixes."""
+    row_kl = kl_divergence(P, Q)                                  # (V,) KL(P_i || Q_i) per state
+    data, own, rows = start.clone(), start.clone(), []
+    for t in range(T):
+        rows.append((kl_divergence(data, own).item(), (data * row_kl).sum().item(), (own * row_kl).sum().item()))
+        data, own = data @ P, own @ Q                             # one more step of each chain
+    return np.array(rows)                                         # (T, 3)
+
+
+early = min(tables)                                               # the model after 20 steps
+for step in (early, 60, exact_steps[-1]):
+    drift, on_data, on_own = kl_by_position(P, tables[step], pi, 30).T
+    print(f"model after {step:3d} steps: per-step KL on data prefixes {on_data[0]:.4f}, on its own samples "
+          f"{on_own[1]:.4f} (t=1) -> {on_own[-1]:.4f} (t=29); drift of the marginal {drift[1]:.4f} -> {drift[-1]:.4f}")
+    assert drift[0] == 0 and drift[1] < drift[5] <= drift[-1] + 1e-12   # the drift grows from zero, then settles
+    assert abs(on_own[-1] - on_own[-2]) < 1e-6                         # the per-step error stops changing
+    assert np.allclose(on_data, on_data[0])                            # data prefixes: the same at every t
+
+# %% [markdown]
+# The same measurement by sampling, as one would for a real model whose truth is unknown only
+# in part: draw sequences from the early model itself, and average the exact per-step KL of
+# the state each one is in. It agrees with the exact curve within its standard error.
+
+# %%
+gen = make_generator(5)
+Q_early, row_kl = tables[early], kl_divergence(P, tables[early])  # (V, V), (V,)
+state = torch.multinomial(pi, 4000, replacement=True, generator=gen)         # (B,) x_0 from the data
+per_step = []
+for t in range(30):
+    per_step.append(row_kl[state])                                           # (B,) KL of the next step
+    state = torch.multinomial(Q_early[state], 1, generator=gen)[:, 0]        # the model's own draw
+per_step = torch.stack(per_step, dim=1)                                      # (B, T)
+sampled, sampled_se = per_step.mean(0).numpy(), (per_step.std(0) / math.sqrt(len(per_step))).numpy()
+drift, on_data, on_own = kl_by_position(P, Q_early, pi, 30).T
+assert (np.abs(sampled - on_own) < 4 * sampled_se + 1e-9).all()
+
+fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.4))
+left.plot(on_data, "k--", label="along data prefixes")
+left.plot(on_own, "-", label="along its own samples (exact)")
+left.errorbar(np.arange(30), sampled, 2 * sampled_se, fmt="o", ms=3, label="along its own samples (4000 draws)")
+left.set(xlabel="position t", ylabel="nats", title=f"per-step KL(P || Q), model after {early} steps")
+left.legend(fontsize=8)
+right.plot(drift, "o-", ms=3)
+right.set(xlabel="position t", ylabel="nats", title="drift of the marginal: KL(πP^t || πQ^t)")
+plt.tight_layout(); plt.show()
+
+# %% [markdown]
+# What the cells above print and assert: the marginal of the model's own samples drifts away
+# from the data's, starting at zero and growing over the first few positions, then settling
+# at the distance between the two stationary distributions. The per-step error along its own
+# samples differs from the teacher-forced one only by how the states are weighted — it can be
+# larger or smaller (compare the three printed models) — and it stops changing after a few
+# steps. A first-order model cannot compound errors beyond that: it forgets its mistakes as
+# fast as the chain mixes. What does add up is the sequence-level divergence,
+# $D_{KL}(p(x_{1:T}) \Vert q(x_{1:T})) = T$ times the per-step KL on data prefixes, linear in $T$.
+#
+# **Continuous values compound.** An AR($p$) model forecasting $k$ steps ahead feeds its own
+# predictions back in place of the unseen values. Each step adds the noise it could not
+# predict, so the forecast error grows with $k$ until it reaches the series' own variance.
+# For a known AR(2) the $k$-step error variance is $\sigma^2 \sum_{j<k} \psi_j^2$, with
+# $\psi_0 = 1$, $\psi_j = \phi_1 \psi_{j-1} + \phi_2 \psi_{j-2}$; we fit the model by least
+# squares (as in lecture 01) and measure the error on a held-out stretch.
+
+# %%
+phi, sigma = np.array([0.75, -0.5]), 1.0
+rng = np.random.default_rng(6)
+series = np.zeros(6000)
+for t in range(2, len(series)):
+    series[t] = phi @ series[t - 2:t][::-1] + sigma * rng.standard_normal()
+fit_part, held_out = series[:3000], series[3000:]
+design = np.stack([fit_part[1:-1], fit_part[:-2]], axis=1)                  # (x_{t-1}, x_{t-2})
+phi_hat = np.linalg.lstsq(design, fit_part[2:], rcond=None)[0]
+
+K_AHEAD = 10
+past = np.stack([held_out[1:-K_AHEAD], held_out[:-K_AHEAD - 1]], axis=1)  # (N, 2) the last two true values
+errors = []
+for k in range(1, K_AHEAD + 1):
+    forecast = past @ phi_hat                                                # (N,) one more step, fed back
+    errors.append(np.mean((held_out[1 + k:len(held_out) - K_AHEAD + k] - forecast) ** 2))
+    past = np.stack([forecast, past[:, 0]], axis=1)
+psi = [1.0, phi[0]]
+for j in range(2, K_AHEAD):
+    psi.append(phi[0] * psi[-1] + phi[1] * psi[-2])
+theory = sigma**2 * np.cumsum(np.square(psi))
+print("k-step forecast MSE:", np.round(errors, 3))
+print("theory (true phi):  ", np.round(theory, 3), f"| stationary variance {held_out.var():.3f}")
+assert errors[0] < errors[1] < errors[-1] and errors[-1] > 1.3 * errors[0]  # the error grows with k
+assert np.allclose(errors, theory, rtol=0.15)                               # as the formula says
+
 # * Entropy $H(p)$ is the average surprise of a source; cross-entropy $H(p, q)$ the average
 #   surprise of a model on it; the difference is $D_{KL}(p \Vert q) \ge 0$. The identity
-#   $H(p,q) = H(p) + D_{KL}$ held to $10^{-15}$ on 2000 random pairs.
+#   $H(p,q) = H(p) + D_{KL}$ held to rounding error on 2000 random pairs (the cell prints the
+#   largest deviation; the assert bounds it by $10^{-12}$).
 # * Training loss = cross-entropy from the empirical distribution, so minimising it is
 #   maximum likelihood: gradient descent on a categorical reached the count estimate.
 # * Perplexity $e^{\mathrm{NLL}/T} = 2^{BPT}$ is an effective number of choices: $V$ for the
 #   uniform model, 1 for a perfect one. Images are scored in bits per dimension: 8 for the
 #   uniform 8-bit model.
 # * Compute log-probabilities with log-softmax (log-sum-exp), never log(softmax).
-# * On a Markov chain a small model's test loss fell from $\ln 8$ to within a few thousandths
-#   of a nat of the entropy rate, far below the unigram baseline; the gap is exactly the KL.
+# * On a Markov chain a small model's test loss fell from $\ln 8$ to within 0.01 nat of the
+#   entropy rate (asserted; the cell prints the gap), far below the unigram baseline; the gap
+#   is exactly the KL.
+# * Along the model's own samples the marginal drifts from the data's and the per-step error is
+#   reweighted; a first-order model stops there, while an AR($p$) forecast fed its own
+#   predictions accumulates error with every step ahead.
 #
 # **Exercises:** `exercises/ex02_information.py` — write entropy, cross-entropy, KL,
 # perplexity, bits per dimension and a stable log-softmax yourself.

@@ -84,8 +84,8 @@ print("device:", device)
 # differ in difficulty (the first is the hardest, endings are easy), so a loss-by-position
 # curve would mix how much context a model uses with what it is asked to predict.
 #
-# Three ways to compute $p(x_t \mid x_{<t})$ over the same windows, each of about 30k
-# parameters:
+# Three ways to compute $p(x_t \mid x_{<t})$ over the same windows, of similar sizes (their
+# parameter counts are printed below):
 # - **LSTM** (lecture 03): a state of fixed size carried from step to step;
 # - **WaveNet-style causal CNN** (lecture 05) over characters: dilations 1, 2, …, 32, so its
 #   receptive field is exactly the window, 1 + (2 − 1)(1 + 2 + ⋯ + 32) = 64;
@@ -219,7 +219,12 @@ assert memory["WaveNet"] == [wave_config.residual_channels * (wave_config.kernel
 per_token = 2 * gpt_config.n_layers * gpt_config.d_model * 4 + 8  # keys + values (float32), token id (int64)
 assert memory["GPT"] == [per_token * T for T in lengths]
 print({label: bytes_[-1] for label, bytes_ in memory.items()}, f"bytes after {lengths[-1]} characters; "
-      f"GPT: {per_token} bytes per character")
+      f"GPT: {per_token} bytes per character, {per_token * gpt_config.context_len:,} bytes at its context "
+      f"of {gpt_config.context_len}")
+# the same formula for a 7B-parameter model (32 layers, width 4096), keys and values in 2-byte floats
+per_token_7b = 2 * 32 * 4096 * 2
+print(f"a 7B model in 16-bit floats: {per_token_7b / 2**20:.2f} MiB per token "
+      f"({2 * per_token_7b / 2**20:.2f} MiB in float32)")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Effective context
@@ -272,26 +277,31 @@ axes[3].legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# What the measurements say (your speeds above are this machine's; ours were similar):
-# - **Likelihood.** At about 30k parameters the LSTM and the GPT end close together, the
-#   WaveNet behind them, all far below the bigram. The WaveNet memorises the 29k training
-#   characters fastest: its best validation loss came after a few hundred of the 1,500 steps,
-#   while the GPT kept improving almost to the end (the best steps printed above).
+# What the measurements say (the table and plots above; speeds are this machine's):
+# - **Likelihood.** At similar parameter counts (the table) all three families end far
+#   below the bigram (asserted); compare their test NLLs in the table. These are NLLs per
+#   character of a *stream* of names cut into windows, by models smaller than lecture 03's,
+#   so the LSTM's figure here is not comparable with the per-name test NLLs of lectures 03,
+#   06 and 07 (each lecture says which run and split it reports). The best validation
+#   step of each (printed when the checkpoints were loaded) shows which family stopped
+#   improving first on so few training characters.
 # - **Training speed.** The textbook says recurrence cannot be parallelised over time, and
-#   it cannot — but on one CPU thread, with a width of 72, PyTorch's fused LSTM kernel is
-#   the fastest of the three here. Parallel training pays where the hardware is wide (a GPU)
-#   and the models and sequences are long; the GPT and the CNN fill it, the recurrence does not.
+#   it cannot — yet on one CPU thread, at this width, PyTorch's fused LSTM kernel can keep up
+#   with or beat the parallel families: compare the printed characters per second. Parallel
+#   training pays where the hardware is wide (a GPU) and the models and sequences are long;
+#   the GPT and the CNN fill it, the recurrence does not.
 # - **Generation.** Without its fast path the LSTM re-reads the whole prefix for each
-#   character and the WaveNet re-runs every layer over up to 64 positions; their state and
-#   queues make a step O(1) and O(layers), and clearly faster. For this small GPT, within a
-#   context of 64, a cached step and a full recomputation cost about the same (sometimes the
-#   cache even loses): fixed costs per operation dominate until contexts are long and models
-#   wide (lecture 06's benchmark). Its cached step also reads every cached key, so it slows
-#   down as the context fills.
-# - **Memory.** Exactly as predicted: the LSTM carries 576 bytes whatever it has read, the
-#   WaveNet a fixed 6 kB of queues (its receptive field), the GPT 520 bytes per character:
-#   33 kB at its context of 64, half a megabyte at 1,024 — for a 7B-parameter model the same
-#   formula gives about half a megabyte per token.
+#   character and the WaveNet re-runs every layer over its window; their state and queues
+#   make a step O(1) and O(layers). For a small GPT within a short context, a cached step and
+#   a full recomputation can cost about the same: fixed costs per operation dominate until
+#   contexts are long and models wide (lecture 06 measures that). Compare the two printed
+#   generation speeds. Its cached step also reads every cached key, so it slows down as the
+#   context fills.
+# - **Memory.** Exactly as predicted (asserted byte for byte): the LSTM carries the same few
+#   hundred bytes whatever it has read, the WaveNet a fixed set of queues (its receptive
+#   field), the GPT a fixed number of bytes per character (printed), growing without bound.
+#   For a 7B-parameter model with 16-bit keys and values the same formula gives the figure
+#   printed above per token (twice that in float32).
 # - **Effective context.** All three gain most from the first four or five characters —
 #   about one name. Names in the stream are shuffled and nearly independent, so the earlier
 #   names add little; the LSTM could in principle reach further back, the WaveNet and the
@@ -302,9 +312,11 @@ plt.show()
 # ## 2. Scaling: loss against model size
 #
 # Kaplan et al. (2020) found that a transformer's test loss falls as a power law in its
-# number of (non-embedding) parameters N, $L(N) \approx L_\infty + a N^{-b}$, as long as data
-# and training steps are not the bottleneck. We train a family of GPTs from about a thousand
-# to two hundred thousand parameters with the same recipe on the same 29k characters (the
+# number of (non-embedding) parameters N, $L(N) = (N_c / N)^{\alpha_N}$, as long as data and
+# training steps are not the bottleneck. Their law has no floor; later fits add an
+# irreducible loss (Henighan et al., 2020; Hoffmann et al., 2022, "Chinchilla"), and on our
+# tiny data set we need one too: $L(N) \approx L_\infty + a N^{-b}$. We train a family of GPTs from about a thousand
+# to two hundred thousand parameters with the same recipe on the same training characters (the
 # GPT of section 1 is one of them; `ARCOURSE_FULL_RUN=1` adds two larger sizes) and fit the
 # three numbers: for each candidate floor $L_\infty$ below the smallest loss, a straight
 # line through $\log(L - L_\infty)$ against $\log N$ by least squares; the floor with the
@@ -340,7 +352,7 @@ assert np.ptp(losses[3:]) < 0.06  # from there on the loss levels off: larger mo
 assert b > 0 and np.abs(losses - fitted).max() < 0.05
 
 # %%
-grid = np.logspace(np.log10(sizes[0]) - 0.3, np.log10(sizes[-1]) + 1, 100)
+grid = np.logspace(np.log10(sizes[0]), np.log10(sizes[-1]), 100)         # the fit, only where there is data
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
 axes[0].semilogx(sizes, losses, "o", label="GPTs, test NLL")
 axes[0].semilogx(grid, floor + a * grid**-b, "k-", lw=1, label=f"{floor:.2f} + {a:.1f} N^-{b:.2f}")
@@ -349,7 +361,7 @@ axes[0].set(xlabel="non-embedding parameters N", ylabel="nats/char", title="test
 axes[0].legend(fontsize=8)
 axes[1].loglog(sizes, losses - floor, "o")
 axes[1].loglog(grid, a * grid**-b, "k-", lw=1)
-axes[1].set(xlabel="N", ylabel="L - L_inf", title="the same, minus the fitted floor: a straight line")
+axes[1].set(xlabel="N", ylabel="L - L_inf", title="minus the fitted floor: the line, and where it fails")
 plt.show()
 
 # %% [markdown]
@@ -360,7 +372,8 @@ plt.show()
 # where early stopping caught it), not by size. What it does not say: with six points
 # (eight with the flag) and three free numbers the fit is loose, and $L_\infty$ and b trade
 # off against each other. The floor is not the entropy of names; it is mostly the **data**:
-# 29k training characters are memorised by a few tens of thousands of parameters (the
+# the few tens of thousands of training characters (printed in section 1) are memorised by
+# a few tens of thousands of parameters (the
 # recipe keeps the weights of the best validation loss), so bigger models stop helping
 # early — Kaplan's law assumes data is plentiful. The steps are fixed, not compute-optimal:
 # Hoffmann et al. (2022, "Chinchilla") showed that for a given compute budget, parameters
@@ -409,7 +422,8 @@ print(f"the notebook's mixed inputs and the library agree: {ours.item():.4f} = {
 
 # %% [markdown]
 # Two LSTMs of lecture 03's size, the same names, seed, steps and schedule; the only
-# difference is the loss. Both are then judged with lecture 03's metric (1,000 samples at
+# difference is the loss. They train for fewer steps than lecture 03's (`SS_STEPS`, for the
+# time budget), so their teacher-forced test NLL sits above lecture 03's LSTM. Both are then judged with lecture 03's metric (1,000 samples at
 # temperature 1) and by their teacher-forced test NLL.
 
 # %%
@@ -437,9 +451,13 @@ for r, _ in exposure.values():  # both LSTMs model names far better than the big
 (tf_report, _), (ss_report, _) = exposure.values()
 assert tf_report.teacher_forced_nll < ss_report.teacher_forced_nll  # teacher forcing optimises exactly this number
 spread = max(max(g) - min(g) for g in gaps.values())
-difference = abs(np.mean(gaps[list(gaps)[1]]) - np.mean(gaps[list(gaps)[0]]))
+tf_gaps, ss_gaps = gaps.values()
+difference = np.mean(ss_gaps) - np.mean(tf_gaps)                  # > 0: scheduled sampling drifts more
 print("gaps over three sets of samples:", {label: [round(g, 3) for g in g3] for label, g3 in gaps.items()})
-assert spread < difference / 2  # the two models differ by far more than the metric's sampling noise
+print(f"scheduled minus teacher forcing: gap {difference:+.3f}, real names {ss_report.real_fraction - tf_report.real_fraction:+.2f}; "
+      f"teacher-forced LSTM gap / bigram gap = {tf_report.gap / bigram_report.gap:.2f}")
+assert difference > 2 * spread                                   # worse, by far more than the metric's sampling noise
+assert ss_report.real_fraction < tf_report.real_fraction          # and fewer of its samples are real names
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
@@ -460,8 +478,10 @@ plt.show()
 # Measured here, scheduled sampling made both numbers **worse**: a higher teacher-forced test
 # NLL (expected: teacher forcing optimises exactly that number) *and* a larger exposure-bias
 # gap, with fewer samples that are real names; three sets of samples show that the difference
-# is not the metric's noise (it is one training seed and one schedule, though). Reasons: a one-layer character LSTM drifts little to begin with
-# (its gap is a third of the bigram's); the inputs it samples early in training are mostly
+# is not the metric's noise (it is one training seed and one schedule, though); all three
+# directions are asserted. Reasons: a one-layer character LSTM drifts little to begin with
+# (its gap is a fraction of the bigram's, printed above — though, as lecture 03 notes, that
+# comparison mixes drift with the bigram's plain model error); the inputs it samples early in training are mostly
 # noise it must learn to ignore, which costs capacity; and Huszár (2015) showed that the
 # scheduled-sampling objective is *improper* — its optimum is not the data distribution.
 # Bengio et al.'s gains were on captioning and parsing, judged by sequence-level metrics,
@@ -511,6 +531,8 @@ plt.show()
 # The target is the GPT of section 1; the draft is the count bigram of section 1, one table
 # lookup per token (test NLL above: the bigram is far from the GPT, so many drafts will be
 # rejected). Both speak the course's sequence protocol, `model(idx) -> (B, T, V)`.
+# *Predict before you run:* if a round yields several tokens per target call, is generation
+# that many times faster in seconds? (The timing cell below answers it for this machine.)
 
 # %%
 target, draft = families["GPT"], bigram
@@ -635,16 +657,16 @@ ax2.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# Fewer target calls are certain; seconds depend on what a target call costs. Here the
-# target is a 28k-parameter GPT on a CPU, and the plain baseline already uses the KV cache,
-# so one plain step is cheap. In our runs speculative decoding still won, modestly
-# (k = 2 to 4: about 1.1–1.3 times the cached plain speed; k = 1 about even), far less than
-# the 2–2.5 tokens per target call: each round also pays k draft steps, the accept/reject
-# arithmetic and Python overhead, which on a model this small cost as much as the model.
-# Verifying with the KV cache instead of a full pass made no measurable difference here:
-# 64 positions cost this small GPT no more than 5 (fixed costs per operation dominate);
-# the cache matters when contexts are long and models wide. Longer drafts stop paying once
-# most are rejected (α ≈ 0.65 with a bigram draft). The method
+# Fewer target calls are certain (asserted); seconds depend on what a target call costs.
+# Here the target is a small GPT on a CPU, and the plain baseline already uses the KV cache,
+# so one plain step is cheap. Compare the printed speedups with the printed tokens per target
+# call: the wall-clock gain is far smaller, and on a busy machine it can be a loss, because
+# each round also pays k draft steps, the accept/reject arithmetic and Python overhead, which
+# on a model this small cost about as much as the model. Verifying with the KV cache instead
+# of a full pass over the window makes little difference at this size (compare the k = 4
+# times): fixed costs per operation dominate; the cache matters when contexts are long and
+# models wide. Longer drafts stop paying once most are rejected (the printed α, with a
+# bigram draft). The method
 # pays off when a target call is expensive and the hardware is parallel — a large
 # transformer on a GPU, where a pass over k + 1 tokens costs about as much as a pass over
 # one — and when the draft is close to the target: α is the lever.
@@ -678,12 +700,12 @@ fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3))
 ax1.plot(x[:1500], lw=0.6, label="x_t")
 ax1.plot(2 * test_series.volatility[:1500], "r", lw=0.8, label="±2 sigma_t (true)")
 ax1.plot(-2 * test_series.volatility[:1500], "r", lw=0.8)
-ax1.set(title="a GARCH(1,1) series: volatility clusters", xlabel="t")
+ax1.set(title="a GARCH(1,1) series: volatility clusters", xlabel="day t", ylabel="return x_t (%)")
 ax1.legend(fontsize=8)
 grid = torch.linspace(-10, 10, 200)
 ax2.hist(x.numpy(), bins=120, density=True, log=True, alpha=0.6, label="x_t")
 ax2.plot(grid, torch.distributions.Normal(x.mean(), x.std()).log_prob(grid).exp(), "k", label="Gaussian, same variance")
-ax2.set(ylim=(1e-5, 1), title="heavy tails (log scale)")
+ax2.set(ylim=(1e-5, 1), title="heavy tails (log scale)", xlabel="return x_t (%)", ylabel="density")
 ax2.legend(fontsize=8)
 plt.show()
 
@@ -788,7 +810,7 @@ for name, color in [(f"AR({P})", "tab:orange"), ("Student-t", "tab:green")]:
     low, high = type(out[name])(*(f[0, window] for f in out[name])).interval(0.9)  # fields (400,)
     axes[0].fill_between(steps, low.cpu(), high.cpu(), alpha=0.3, color=color, label=f"{name}: 90 % band")
 axes[0].plot(steps, test_x[1:][window].cpu(), "k", lw=0.6, label="x_{t+1}")
-axes[0].set(title="one-step-ahead 90 % bands", xlabel="t")
+axes[0].set(title="one-step-ahead 90 % bands", xlabel="day t", ylabel="return (%)")
 axes[0].legend(fontsize=8)
 
 origin, horizon = window.stop, 40
@@ -799,7 +821,7 @@ axes[1].plot(torch.arange(origin - 100, origin), x[origin - 100:origin], "k", lw
 axes[1].plot(future, x[origin:origin + horizon], "k--", lw=0.7, label="what happened")
 axes[1].fill_between(future, band[0], band[2], alpha=0.3, color="tab:green", label="5-95 % of 500 sampled paths")
 axes[1].plot(future, paths[:3].T, lw=0.5)
-axes[1].set(title="Student-t AR: sampled futures", xlabel="t")
+axes[1].set(title="Student-t AR: sampled futures", xlabel="day t", ylabel="return (%)")
 axes[1].legend(fontsize=8)
 plt.show()
 assert paths.shape == (500, horizon) and bool(torch.isfinite(paths).all())
@@ -834,13 +856,13 @@ for section, what, value in rows:
 
 # %% [markdown]
 #
-# - **Three families, measured** on the same characters at ~30k parameters: the LSTM and
-#   the GPT reach about the same likelihood, the WaveNet overfits first. Their generation
+# - **Three families, measured** on the same characters at similar sizes (the table above
+#   prints parameters, NLL and speeds). Their generation
 #   states differ in kind — constant (LSTM), constant but set by the receptive field
 #   (WaveNet), linear in the context (GPT's KV cache) — and all three use about one name
 #   of context here.
-# - **Scaling**: loss falls as a power law in size until the 29k characters of data run
-#   out; a fit is a summary of measured points, not a licence to extrapolate.
+# - **Scaling**: loss falls as a power law in size until the training characters run out;
+#   a fit is a summary of measured points, not a licence to extrapolate.
 # - **Scheduled sampling** did not reduce exposure bias here; it made it worse, along
 #   with the likelihood. Measure before trusting a remedy.
 # - **Speculative decoding** leaves the target's distribution exactly as it was (chi-square
