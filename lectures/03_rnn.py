@@ -283,7 +283,7 @@ print(f"{int(counts.sum())} training pairs; most common: "
 
 # %%
 seed_everything(0)
-by_hand = CharRNN(CharRNNConfig.names(V, "lstm")).to(device)
+by_hand = CharRNN(CharRNNConfig.small(vocab_size=V, cell="lstm")).to(device)
 optimizer = torch.optim.AdamW(by_hand.parameters(), lr=1e-2)
 schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=100)
 loader, losses = NameBatches(train_names, tok, 64, seed=0), []
