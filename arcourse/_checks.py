@@ -100,6 +100,22 @@ def check_ids(name: str, ids, n_categories: int | None = None, *, ndim: int | No
     return ids
 
 
+def check_vectors(name: str, x, dim: int) -> torch.Tensor:
+    """A (B, dim) floating-point tensor of real vectors: the input of the models of
+    continuous data (flows, VAE, diffusion), which read points, not ids.
+
+    Raises:
+        TypeError: not a tensor, or not floating point.
+        ValueError: not of shape (B, dim).
+    """
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        got = f"dtype {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
+        raise TypeError(f"{name} must be a floating-point tensor (B, {dim}), got {got}")
+    if x.ndim != 2 or x.shape[1] != dim:
+        raise ValueError(f"{name} must have shape (B, {dim}), got {tuple(x.shape)}")
+    return x
+
+
 def check_condition(condition, n_conditions: int, batch: int) -> torch.Tensor | None:
     """A model's global condition: None when n_conditions == 0, else (batch,) integer ids
     in [0, n_conditions). The one check every conditioned model shares."""

@@ -17,12 +17,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from arcourse._checks import check_ids, check_int
+
 MIN_LOG_SCALE = -7.0  # narrower logistics put all their mass in one bin anyway; keeps 1/s finite
-
-
-def _check_levels(levels) -> None:
-    if isinstance(levels, bool) or not isinstance(levels, int) or levels < 2:
-        raise ValueError(f"levels must be an int >= 2, got levels={levels!r}")
 
 
 def _split(params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -49,7 +46,7 @@ def _log_bin_mass(lower: torch.Tensor, upper: torch.Tensor, is_first: torch.Tens
     return torch.where(is_first, log_cdf_upper, torch.where(is_last, log_sf_lower, middle))
 
 
-def logistic_mixture_log_probs(params: torch.Tensor, levels: int) -> torch.Tensor:
+def logistic_mixture_log_probs(params: torch.Tensor, vocab_size: int) -> torch.Tensor:
     """log p(k) for every level k: the head's output as normalised logits.
 
     The result is a log-distribution over K levels with the category axis last, so
@@ -57,52 +54,49 @@ def logistic_mixture_log_probs(params: torch.Tensor, levels: int) -> torch.Tenso
 
     Args:
         params: (..., 3M) weight logits, means, log-scales.
-        levels: K >= 2.
+        vocab_size: K >= 2 levels.
     Returns:
         (..., K) log-probabilities; exp sums to 1 over the last axis.
     """
-    _check_levels(levels)
+    vocab_size = check_int("vocab_size", vocab_size, 2)
     log_w, means, log_scales = _split(params)
-    centres = torch.linspace(-1.0, 1.0, levels, dtype=params.dtype, device=params.device)  # (K,)
-    half = 1.0 / (levels - 1)
+    centres = torch.linspace(-1.0, 1.0, vocab_size, dtype=params.dtype, device=params.device)  # (K,)
+    half = 1.0 / (vocab_size - 1)
     inv_s = torch.exp(-log_scales)[..., None, :]                      # (..., 1, M)
     offset = centres[:, None] - means[..., None, :]                    # (..., K, M)
-    k = torch.arange(levels, device=params.device)[:, None]            # (K, 1)
-    log_mass = _log_bin_mass((offset - half) * inv_s, (offset + half) * inv_s, k == 0, k == levels - 1)
+    k = torch.arange(vocab_size, device=params.device)[:, None]        # (K, 1)
+    log_mass = _log_bin_mass((offset - half) * inv_s, (offset + half) * inv_s, k == 0, k == vocab_size - 1)
     return torch.logsumexp(log_w[..., None, :] + log_mass, dim=-1)     # (..., K)
 
 
-def logistic_mixture_nll(params: torch.Tensor, targets: torch.Tensor, levels: int, reduction: str = "mean"
+def logistic_mixture_nll(params: torch.Tensor, targets: torch.Tensor, vocab_size: int, reduction: str = "mean"
                          ) -> torch.Tensor:
     """-log p(target) under the mixture, touching only each target's bin (O(M), not O(K)).
 
     Args:
-        params: (..., 3M); targets: (...) int64 levels in [0, K).
+        params: (..., 3M); targets: (...) int64 levels in [0, K); vocab_size: K >= 2.
         reduction: "mean", "sum" or "none".
     Returns:
         a scalar, or (...) for reduction="none" (nats).
     """
-    _check_levels(levels)
+    vocab_size = check_int("vocab_size", vocab_size, 2)
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got reduction={reduction!r}")
     log_w, means, log_scales = _split(params)
-    if not isinstance(targets, torch.Tensor) or targets.is_floating_point() or targets.dtype == torch.bool:
-        raise TypeError(f"targets must be an integer tensor of levels, got {getattr(targets, 'dtype', type(targets))}")
+    check_ids("targets", targets, vocab_size)
     if targets.shape != params.shape[:-1]:
         raise ValueError(f"targets must have shape {tuple(params.shape[:-1])}, got {tuple(targets.shape)}")
-    if targets.numel() and (targets.min() < 0 or targets.max() >= levels):
-        raise ValueError(f"targets must lie in [0, {levels}), found [{int(targets.min())}, {int(targets.max())}]")
-    half = 1.0 / (levels - 1)
+    half = 1.0 / (vocab_size - 1)
     centre = (targets.to(params.dtype) * (2 * half) - 1.0)[..., None]   # (..., 1)
     inv_s = torch.exp(-log_scales)
     offset = centre - means                                              # (..., M)
     t = targets[..., None]
-    log_mass = _log_bin_mass((offset - half) * inv_s, (offset + half) * inv_s, t == 0, t == levels - 1)
+    log_mass = _log_bin_mass((offset - half) * inv_s, (offset + half) * inv_s, t == 0, t == vocab_size - 1)
     out = -torch.logsumexp(log_w + log_mass, dim=-1)
     return out if reduction == "none" else out.sum() if reduction == "sum" else out.mean()
 
 
-def sample_logistic_mixture(params: torch.Tensor, levels: int, generator: torch.Generator | None = None
+def sample_logistic_mixture(params: torch.Tensor, vocab_size: int, *, generator: torch.Generator | None = None
                             ) -> torch.Tensor:
     """Exact samples of the discretised mixture without forming all K probabilities.
 
@@ -111,11 +105,11 @@ def sample_logistic_mixture(params: torch.Tensor, levels: int, generator: torch.
     beyond the edge bins land in them, matching `logistic_mixture_log_probs`.
 
     Args:
-        params: (..., 3M); levels: K >= 2; generator: on params' device, for repeatable draws.
+        params: (..., 3M); vocab_size: K >= 2 levels; generator: on params' device, for repeatable draws.
     Returns:
         (...) int64 levels in [0, K).
     """
-    _check_levels(levels)
+    vocab_size = check_int("vocab_size", vocab_size, 2)
     log_w, means, log_scales = _split(params)
     flat_w = log_w.reshape(-1, log_w.shape[-1]).exp()
     pick = torch.multinomial(flat_w, 1, generator=generator).view(log_w.shape[:-1] + (1,))  # (..., 1)
@@ -124,7 +118,7 @@ def sample_logistic_mixture(params: torch.Tensor, levels: int, generator: torch.
     u = torch.rand(mu.shape, generator=generator, device=params.device, dtype=params.dtype)
     u = u.clamp(1e-6, 1 - 1e-6)
     x = mu + s * (torch.log(u) - torch.log1p(-u))                       # a logistic draw
-    return torch.round((x + 1.0) * (levels - 1) / 2).clamp(0, levels - 1).long()
+    return torch.round((x + 1.0) * (vocab_size - 1) / 2).clamp(0, vocab_size - 1).long()
 
 
 class LogisticMixtureHead(nn.Module):
@@ -135,9 +129,8 @@ class LogisticMixtureHead(nn.Module):
 
     def __init__(self, in_features: int, n_components: int):
         super().__init__()
-        for name, value in (("in_features", in_features), ("n_components", n_components)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {name}={value!r}")
+        check_int("in_features", in_features, 1)
+        check_int("n_components", n_components, 1)
         self.n_components = n_components
         self.proj = nn.Linear(in_features, 3 * n_components)
         with torch.no_grad():  # start with means spread over [-1, 1], so every component is used

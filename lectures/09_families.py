@@ -56,8 +56,8 @@ print("device:", device)
 
 # %%
 truth = GaussianMixture2D(n_modes=6, radius=2.0, std=0.3)
-x_train = truth.sample(4000, make_generator(1)).to(device)
-x_test = truth.sample(2000, make_generator(2)).to(device)
+x_train = truth.sample(4000, generator=make_generator(1)).to(device)
+x_test = truth.sample(2000, generator=make_generator(2)).to(device)
 entropy_nats = float(-truth.log_prob(x_test).mean())
 print(f"entropy of the data (best achievable test NLL): {entropy_nats:.3f} nats per point")
 

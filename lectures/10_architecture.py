@@ -32,40 +32,28 @@
 # %%
 import math
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-import arcourse
-from arcourse import evaluate, get_device, make_generator, nll, seed_everything, train
+from arcourse import evaluate, get_device, load_checkpoint, log_likelihood, make_generator, nll, seed_everything, train
 from arcourse.data import CharTokenizer, load_digits, load_names, split_dataset, split_images
 from arcourse.data.generated import SHAPE_CLASSES, delay_task, synthetic_shapes
-from arcourse.models import (GPT, CharRNN, CharRNNConfig, GatedPixelCNN, GatedPixelCNNConfig, GPTConfig,
-                             IndependentPixels, PixelCNN, PixelCNNConfig, WaveNet, WaveNetConfig, load_pixelcnn,
-                             log_likelihood, sample_images)
+from arcourse.decoding import sample_images
+from arcourse.models import IndependentPixels
 
 device = get_device()
 torch.set_num_threads(1)  # small models: a second CPU thread costs more than it helps
 seed_everything(0)
 print("device:", device)
 
-KINDS = {"CharRNN": (CharRNN, CharRNNConfig), "WaveNet": (WaveNet, WaveNetConfig), "GPT": (GPT, GPTConfig),
-         "PixelCNN": (PixelCNN, PixelCNNConfig), "GatedPixelCNN": (GatedPixelCNN, GatedPixelCNNConfig)}
 
-
-def load_models(file_name):
-    """The models of a shipped checkpoint {'recipe', 'models': {name: {kind, config, state_dict}}}."""
-    saved = torch.load(Path(arcourse.__file__).parent / "checkpoints" / file_name, weights_only=True)
-    models = {}
-    for name, entry in saved["models"].items():
-        model_class, config_class = KINDS[entry["kind"]]
-        model = model_class(config_class(**entry["config"]))
-        model.load_state_dict(entry["state_dict"])
-        models[name] = model.to(device).eval()
-    return models, saved["recipe"]
+def load_models(name):
+    """The models of a shipped checkpoint (on `device`, in eval mode) and the recipe that trained them."""
+    checkpoint = load_checkpoint(name)
+    return {key: model.to(device) for key, model in checkpoint.models.items()}, checkpoint.extras["recipe"]
 
 
 # %% [markdown]
@@ -78,7 +66,7 @@ def load_models(file_name):
 # field 16 steps), and a 2-layer GPT with sinusoidal positions over the whole window.
 
 # %%
-delay_models, delay_recipe = load_models("lecture10_delay.pt")
+delay_models, delay_recipe = load_models("lecture10_delay")
 V, T = delay_recipe["vocab_size"], delay_recipe["length"]
 chance = math.log(V)
 delay_nll = {}
@@ -115,9 +103,9 @@ assert delay_nll["lstm", long] > delay_nll["gpt", long] + 1.0, "the LSTM cannot 
 # alphabet are left out.
 
 # %%
-saved = torch.load(Path(arcourse.__file__).parent / "checkpoints" / "lecture08_models.pt", weights_only=True)
-tokenizer = CharTokenizer.from_state_dict(saved["tokenizer"])
-window = saved["recipe"]["window"]
+lecture08 = load_checkpoint("lecture08_models")
+tokenizer = CharTokenizer.from_state_dict(lecture08.extras["tokenizer"])
+window = lecture08.extras["recipe"]["window"]
 _, _, test_first = split_dataset(load_names(), (0.8, 0.1, 0.1), seed=0)
 alphabet = set(tokenizer.decode(range(tokenizer.vocab_size)))
 surnames = [n for n in split_dataset(load_names("last"), (0.98, 0.02), seed=0)[1] if set(n) <= alphabet]
@@ -132,11 +120,8 @@ def stream_batches(names):
 
 transfer = {}
 for key, label in (("lstm", "LSTM"), ("wavenet", "WaveNet"), ("gpt", "GPT")):
-    entry = saved["models"][key]
-    model_class, config_class = KINDS[entry["kind"].removesuffix("Config")]
-    model = model_class(config_class(**entry["config"])).to(device)
-    model.load_state_dict(entry["state_dict"])
-    transfer[label] = (evaluate(model.eval(), stream_batches(test_first)), evaluate(model, stream_batches(surnames)))
+    model = lecture08.models[key].to(device)
+    transfer[label] = (evaluate(model, stream_batches(test_first)), evaluate(model, stream_batches(surnames)))
 print(f"{len(test_first)} test first names, {len(surnames)} surnames")
 for label, (first, last) in transfer.items():
     print(f"{label:8s} first names {first:.3f} nats/char, surnames {last:.3f}, transfer gap {last - first:+.3f}")
@@ -160,13 +145,13 @@ assert all(gap > 0.1 for gap in gaps.values()), "every family pays for the chang
 # gated PixelCNN as well.
 
 # %%
-shape_models, shape_recipe = load_models("lecture10_shapes.pt")
+shape_models, shape_recipe = load_models("lecture10_shapes")
 shapes_test = synthetic_shapes(600, shape_recipe["size"], seed=7)   # fresh images
 images, labels = shapes_test.images.to(device), shapes_test.labels.to(device)
 D = images[0].numel()
 with torch.no_grad():
-    bpd = {name: -log_likelihood(model, images, labels if name == "gated_conditional" else None) / (D * math.log(2))
-           for name, model in shape_models.items()}
+    bpd = {name: -log_likelihood(model, images, condition=labels if name == "gated_conditional" else None)
+           / (D * math.log(2)) for name, model in shape_models.items()}
 print(f"recipe: {shape_recipe}")
 for name, b in bpd.items():
     per_class = ", ".join(f"{c} {float(b[labels == k].mean()):.3f}" for k, c in enumerate(SHAPE_CLASSES))
@@ -185,13 +170,13 @@ assert margin > 0.02 and hatching_margin > 2 * margin
 # not see up and to the right.
 #
 # **Class-conditional samples.** The conditional gated PixelCNN adds a learned bias per
-# class to every gated layer (`GatedPixelCNNConfig(n_classes=3)`); sampling with a label
-# asks for that kind.
+# class to every gated layer (`GatedPixelCNNConfig(n_conditions=3)`); sampling with a
+# condition asks for that kind.
 
 # %%
 n_per_class = 6
 wanted = torch.arange(len(SHAPE_CLASSES), device=device).repeat_interleave(n_per_class)
-samples = sample_images(shape_models["gated_conditional"], len(wanted), (12, 12), labels=wanted,
+samples = sample_images(shape_models["gated_conditional"], len(wanted), (12, 12), condition=wanted,
                         generator=make_generator(0, device))
 fig, axes = plt.subplots(len(SHAPE_CLASSES), n_per_class, figsize=(6, 3.2))
 for ax, img in zip(axes.flat, samples.cpu()):
@@ -202,7 +187,7 @@ for k, c in enumerate(SHAPE_CLASSES):
 plt.show()
 with torch.no_grad():  # do the samples of each class score best under their own label?
     own = torch.stack([log_likelihood(shape_models["gated_conditional"], samples,
-                                      torch.full_like(wanted, k)) for k in range(len(SHAPE_CLASSES))], 1)
+                                      condition=torch.full_like(wanted, k)) for k in range(len(SHAPE_CLASSES))], 1)
 accuracy = float((own.argmax(1) == wanted).float().mean())
 print(f"samples whose own label explains them best: {accuracy:.2f}")
 assert accuracy > 0.7
@@ -236,18 +221,18 @@ class NextScale(nn.Module):
     forward(coarse (B, 1, h, w) levels or None, size) -> logits (B, 1, size, size, K).
     """
 
-    def __init__(self, levels, hidden=32):
+    def __init__(self, vocab_size, hidden=32):
         super().__init__()
-        self.levels = levels
-        self.first = nn.Parameter(torch.zeros(1, 1, 2, 2, levels))   # p(s_1): a table per position
+        self.vocab_size = vocab_size
+        self.first = nn.Parameter(torch.zeros(1, 1, 2, 2, vocab_size))   # p(s_1): a table per position
         self.nets = nn.ModuleList(nn.Sequential(
             nn.Conv2d(1, hidden, 3, padding=1), nn.ReLU(), nn.Conv2d(hidden, hidden, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(hidden, levels, 1)) for _ in range(2))
+            nn.Conv2d(hidden, vocab_size, 1)) for _ in range(2))
 
     def forward(self, coarse, scale):
         if scale == 0:
             return self.first.expand(len(coarse), -1, -1, -1, -1)
-        up = F.interpolate(coarse.float() / (self.levels - 1), scale_factor=2, mode="nearest")
+        up = F.interpolate(coarse.float() / (self.vocab_size - 1), scale_factor=2, mode="nearest")
         return self.nets[scale - 1](up).permute(0, 2, 3, 1)[:, None]  # (B, 1, 2h, 2w, K)
 
 
@@ -267,8 +252,7 @@ next_scale_history = train(
     lr=3e-3, schedule="cosine", warmup_steps=20, description="next-scale",
     loss_fn=lambda m, b: (next_scale_nll(m, b[0]).sum(), torch.tensor(b[0].numel())))
 test_images = digits_test.images.to(device)
-raster, _ = load_pixelcnn("pixelcnn_digits")
-raster = raster.to(device)
+raster = load_checkpoint("pixelcnn_digits").model.to(device)
 independent = IndependentPixels.from_images(digits_train.images, LEVELS).to(device)
 with torch.no_grad():
     bpd_scale = float(next_scale_nll(next_scale, test_images).mean()) / (64 * math.log(2))
@@ -287,7 +271,7 @@ def sample_next_scale(model, n, generator):
     coarse = torch.zeros(n, 1, 1, 1, dtype=torch.long, device=device)
     for k in range(3):
         logits = model(coarse, k)                                   # (n, 1, h, w, K)
-        probs = logits.softmax(-1).reshape(-1, model.levels)
+        probs = logits.softmax(-1).reshape(-1, model.vocab_size)
         coarse = torch.multinomial(probs, 1, generator=generator).view(logits.shape[:-1])
     return coarse
 

@@ -11,7 +11,7 @@ def test_mixture_density_integrates_to_one_and_matches_samples():
     edge = torch.linspace(-5, 5, 401, dtype=torch.float64)
     grid = torch.cartesian_prod(edge, edge)
     assert abs(float(mix.log_prob(grid).exp().sum()) * float(edge[1] - edge[0]) ** 2 - 1) < 1e-6
-    x = mix.sample(20000, torch.Generator().manual_seed(0))
+    x = mix.sample(20000, generator=torch.Generator().manual_seed(0))
     assert x.shape == (20000, 2) and x.dtype == torch.float32
     assert float(x.mean(0).abs().max()) < 0.05                  # symmetric ring
     assert abs(float((x**2).sum(1).mean()) - (4 + 2 * 0.16)) < 0.1  # E|x|^2 = r^2 + 2 std^2
@@ -46,3 +46,9 @@ def test_bad_input_is_rejected():
         GaussianMixture2D(std=0.0)
     with pytest.raises(ValueError, match=r"\(\.\.\., 2\)"):
         GaussianMixture2D().log_prob(torch.zeros(3))
+    with pytest.raises(TypeError, match="length"):
+        delay_task(2, 8.0, 2)
+    with pytest.raises(TypeError, match="radius"):
+        GaussianMixture2D(radius="2")
+    with pytest.raises(TypeError, match="floating"):
+        GaussianMixture2D().log_prob(torch.zeros(3, 2, dtype=torch.long))

@@ -82,15 +82,17 @@ def test_head_shapes_and_gradients():
 
 def test_bad_input_is_rejected():
     params = random_params((2,), 2)
-    with pytest.raises(ValueError, match="levels"):
+    with pytest.raises(ValueError, match="vocab_size"):
         logistic_mixture_log_probs(params, 1)
+    with pytest.raises(TypeError, match="vocab_size"):
+        logistic_mixture_log_probs(params, 4.0)
     with pytest.raises(ValueError, match="3M"):
         logistic_mixture_log_probs(torch.zeros(2, 5), 4)
     with pytest.raises(TypeError, match="floating"):
         logistic_mixture_log_probs(torch.zeros(2, 6, dtype=torch.long), 4)
     with pytest.raises(ValueError, match=r"\[0, 4\)"):
         logistic_mixture_nll(torch.zeros(2, 6), torch.tensor([0, 4]), 4)
-    with pytest.raises(TypeError, match="integer"):
+    with pytest.raises(TypeError, match="int64"):
         logistic_mixture_nll(torch.zeros(2, 6), torch.tensor([0.0, 1.0]), 4)
     with pytest.raises(ValueError, match="shape"):
         logistic_mixture_nll(torch.zeros(2, 6), torch.tensor([0, 1, 2]), 4)
@@ -98,3 +100,5 @@ def test_bad_input_is_rejected():
         logistic_mixture_nll(torch.zeros(2, 6), torch.tensor([0, 1]), 4, reduction="avg")
     with pytest.raises(ValueError, match="n_components"):
         LogisticMixtureHead(4, 0)
+    with pytest.raises(TypeError, match="in_features"):
+        LogisticMixtureHead(4.0, 2)

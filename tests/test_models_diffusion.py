@@ -36,7 +36,7 @@ def test_loss_falls_on_a_point_mass():
     gen = torch.Generator().manual_seed(1)
     losses = []
     for _ in range(200):
-        loss = denoising_loss(model, x0, gen)
+        loss = denoising_loss(model, x0, generator=gen)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -54,3 +54,9 @@ def test_bad_input_is_rejected():
         model(torch.zeros(2, 3), torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="n_steps"):
         reverse_parameters(model, torch.zeros(2, 2), 10)
+    with pytest.raises(TypeError, match="x_t"):
+        model(torch.zeros(2, 2, dtype=torch.long), torch.tensor([0, 1]))
+    with pytest.raises(TypeError, match="integer"):
+        model(torch.zeros(2, 2), torch.tensor([0.0, 1.0]))
+    with pytest.raises(TypeError, match="beta_end"):
+        DiffusionConfig(beta_end="0.2")

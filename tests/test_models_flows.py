@@ -97,6 +97,8 @@ def test_bad_input_is_rejected():
         FlowConfig(direction="forward")
     with pytest.raises(ValueError, match="n_inputs"):
         MADEConfig(n_inputs=0)
+    with pytest.raises(TypeError, match="n_layers"):
+        FlowConfig(n_layers=2.0)
     with pytest.raises(TypeError, match="MADEConfig"):
         MADE(FlowConfig())
     made = MADE(MADEConfig(n_inputs=3))

@@ -45,6 +45,8 @@ def test_bounds_are_exact_when_the_posterior_is_the_prior():
 def test_bad_input_is_rejected():
     with pytest.raises(ValueError, match="latent_dim"):
         VAEConfig(latent_dim=0)
+    with pytest.raises(TypeError, match="hidden"):
+        VAEConfig(hidden=64.0)
     vae = VAE(VAEConfig())
     with pytest.raises(ValueError, match=r"\(B, 2\)"):
         vae(torch.zeros(3, 5))

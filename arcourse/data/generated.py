@@ -16,12 +16,8 @@ import math
 import numpy as np
 import torch
 
+from arcourse._checks import check_int, check_number
 from arcourse.data.images import ImageData
-
-
-def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {name}={value!r}")
 
 
 class GaussianMixture2D:
@@ -34,26 +30,26 @@ class GaussianMixture2D:
     """
 
     def __init__(self, n_modes: int = 6, radius: float = 2.0, std: float = 0.3):
-        _check_int("n_modes", n_modes, 1)
-        if not (isinstance(radius, (int, float)) and math.isfinite(radius) and radius > 0):
-            raise ValueError(f"radius must be a finite number > 0, got radius={radius!r}")
-        if not (isinstance(std, (int, float)) and math.isfinite(std) and std > 0):
-            raise ValueError(f"std must be a finite number > 0, got std={std!r}")
+        check_int("n_modes", n_modes, 1)
+        radius = check_number("radius", radius, 0, low_open=True)
+        std = check_number("std", std, 0, low_open=True)
         angles = torch.arange(n_modes, dtype=torch.float64) * (2 * math.pi / n_modes)
         self.means = radius * torch.stack([angles.cos(), angles.sin()], dim=1)  # (M, 2)
-        self.std = float(std)
+        self.std = std
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """n points, (n, 2) float32."""
-        _check_int("n", n, 1)
+        check_int("n", n, 1)
         mode = torch.randint(len(self.means), (n,), generator=generator)
         noise = torch.randn(n, 2, generator=generator, dtype=torch.float64)
         return (self.means[mode] + self.std * noise).float()
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """Exact log-density (nats) of points x (..., 2); returns (...)."""
-        if not isinstance(x, torch.Tensor) or x.shape[-1:] != (2,):
-            raise ValueError(f"x must be a tensor of points (..., 2), got {getattr(x, 'shape', type(x))}")
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            raise TypeError(f"x must be a floating-point tensor of points (..., 2), got {getattr(x, 'dtype', type(x))}")
+        if x.shape[-1:] != (2,):
+            raise ValueError(f"x must be a tensor of points (..., 2), got shape {tuple(x.shape)}")
         d2 = ((x.double()[..., None, :] - self.means) ** 2).sum(-1)              # (..., M)
         log_comp = -d2 / (2 * self.std**2) - math.log(2 * math.pi * self.std**2)
         return (torch.logsumexp(log_comp, dim=-1) - math.log(len(self.means))).to(x.dtype)
@@ -73,10 +69,10 @@ def delay_task(n: int, length: int, distance: int, vocab_size: int = 4, seed: in
     Returns:
         (inputs (n, T) int64, targets (n, T) int64).
     """
-    _check_int("n", n, 1)
-    _check_int("length", length, 2)
-    _check_int("vocab_size", vocab_size, 2)
-    _check_int("distance", distance, 1)
+    check_int("n", n, 1)
+    check_int("length", length, 2)
+    check_int("vocab_size", vocab_size, 2)
+    check_int("distance", distance, 1)
     if distance >= length:
         raise ValueError(f"distance must be < length={length}, got distance={distance}")
     gen = torch.Generator().manual_seed(seed)
@@ -103,8 +99,8 @@ def synthetic_shapes(n: int, size: int = 12, seed: int = 0) -> ImageData:
     Returns:
         ImageData with images (n, 1, size, size) in {0, 1} and labels (n,) in [0, 3).
     """
-    _check_int("n", n, 1)
-    _check_int("size", size, 8)
+    check_int("n", n, 1)
+    check_int("size", size, 8)
     rng = np.random.default_rng(seed)
     images = np.zeros((n, 1, size, size), dtype=np.int64)
     labels = rng.integers(len(SHAPE_CLASSES), size=n)

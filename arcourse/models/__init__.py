@@ -5,6 +5,8 @@ Each model's `forward` returns logits with the category axis last, so `arcourse.
 `arcourse.decoding` (`start`/`step` for fast incremental generation). Model files hold no
 sampling, training or checkpoint code, and never import `arcourse.decoding`. Models of real-valued
 series (`continuous.py`) return a per-step predictive distribution instead, with `.nll(targets)`.
+The other families lecture 09 sets beside AR (`flows`, `vae`, `diffusion`) read real vectors and
+return densities, bounds or noise, not logits; they are imported by module path, not from here.
 """
 from arcourse.models.bigram import BigramConfig, BigramLM
 from arcourse.models.char_rnn import CharRNN, CharRNNConfig

@@ -19,10 +19,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-
-def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {name}={value!r}")
+from arcourse._checks import check_int, check_number, check_vectors
 
 
 @dataclass(frozen=True)
@@ -43,8 +40,10 @@ class DiffusionConfig:
 
     def __post_init__(self):
         for name in ("data_dim", "n_steps", "hidden", "n_hidden_layers"):
-            _check_int(name, getattr(self, name), 1)
-        if not 0 < self.beta_start <= self.beta_end < 1:
+            check_int(name, getattr(self, name), 1)
+        for name in ("beta_start", "beta_end"):
+            check_number(name, getattr(self, name), 0, 1, low_open=True, high_open=True)
+        if self.beta_start > self.beta_end:
             raise ValueError(f"need 0 < beta_start <= beta_end < 1, got beta_start={self.beta_start!r}, "
                              f"beta_end={self.beta_end!r}")
 
@@ -75,10 +74,11 @@ class Denoiser(nn.Module):
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         D, T = self.config.data_dim, self.config.n_steps
-        if not isinstance(x_t, torch.Tensor) or not x_t.is_floating_point() or x_t.ndim != 2 or x_t.shape[1] != D:
-            raise ValueError(f"x_t must be a float tensor (B, {D}), got {getattr(x_t, 'shape', type(x_t))}")
-        if not isinstance(t, torch.Tensor) or t.is_floating_point() or t.shape != (len(x_t),):
-            raise ValueError(f"t must be {len(x_t)} integer steps in [0, {T}), got {getattr(t, 'shape', type(t))}")
+        check_vectors("x_t", x_t, D)
+        if not isinstance(t, torch.Tensor) or t.is_floating_point() or t.dtype == torch.bool:
+            raise TypeError(f"t must be an integer tensor of steps, got {getattr(t, 'dtype', type(t))}")
+        if t.shape != (len(x_t),):
+            raise ValueError(f"t must have shape ({len(x_t)},), got {tuple(t.shape)}")
         if t.numel() and (t.min() < 0 or t.max() >= T):
             raise ValueError(f"t must lie in [0, {T}), found [{int(t.min())}, {int(t.max())}]")
         freqs = torch.exp(torch.arange(self.n_freq, device=x_t.device) * (-math.log(100.0) / self.n_freq))
@@ -87,7 +87,7 @@ class Denoiser(nn.Module):
         return self.net(torch.cat([x_t, code], dim=-1))                   # (B, D)
 
 
-def denoising_loss(model: Denoiser, x0: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+def denoising_loss(model: Denoiser, x0: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
     """Mean squared error of the predicted noise at a random level t per point (a scalar).
 
     Args:
@@ -106,7 +106,7 @@ def reverse_parameters(model: Denoiser, x_t: torch.Tensor, t: int) -> tuple[torc
     mean = (x_t - b_t / sqrt(1 - abar_t) eps_hat) / sqrt(a_t), std = sqrt(b_t) (DDPM's choice);
     at t = 0 (the last step) the std is 0 and the mean is the returned sample.
     """
-    _check_int("t", t, 0)
+    check_int("t", t, 0)
     if t >= model.config.n_steps:
         raise ValueError(f"t must be < n_steps={model.config.n_steps}, got t={t}")
     eps_hat = model(x_t, torch.full((len(x_t),), t, dtype=torch.long, device=x_t.device))

@@ -22,10 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-
-def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {name}={value!r}")
+from arcourse._checks import check_int, check_vectors
 
 
 def made_masks(n_inputs: int, hidden: tuple[int, ...], n_params: int = 1) -> list[torch.Tensor]:
@@ -40,11 +37,11 @@ def made_masks(n_inputs: int, hidden: tuple[int, ...], n_params: int = 1) -> lis
     Returns:
         one (out_features, in_features) mask per layer, len(hidden) + 1 of them.
     """
-    _check_int("n_inputs", n_inputs, 1)
-    _check_int("n_params", n_params, 1)
+    check_int("n_inputs", n_inputs, 1)
+    check_int("n_params", n_params, 1)
     degrees = [torch.arange(1, n_inputs + 1)]
     for width in hidden:
-        _check_int("hidden width", width, 1)
+        check_int("hidden width", width, 1)
         degrees.append(torch.arange(width) % max(n_inputs - 1, 1) + 1)
     masks = [(d_out[:, None] >= d_in[None, :]).float() for d_in, d_out in zip(degrees[:-1], degrees[1:])]
     d_out = torch.arange(1, n_inputs + 1).repeat_interleave(n_params)  # (D*P,), dimension-major
@@ -80,10 +77,10 @@ class MADEConfig:
     n_hidden_layers: int = 2
 
     def __post_init__(self):
-        _check_int("n_inputs", self.n_inputs, 1)
-        _check_int("n_params", self.n_params, 1)
-        _check_int("hidden", self.hidden, 1)
-        _check_int("n_hidden_layers", self.n_hidden_layers, 1)
+        check_int("n_inputs", self.n_inputs, 1)
+        check_int("n_params", self.n_params, 1)
+        check_int("hidden", self.hidden, 1)
+        check_int("n_hidden_layers", self.n_hidden_layers, 1)
 
 
 class MADE(nn.Module):
@@ -105,10 +102,7 @@ class MADE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         D, P = self.config.n_inputs, self.config.n_params
-        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-            raise TypeError(f"x must be a floating-point tensor (B, {D}), got {getattr(x, 'dtype', type(x))}")
-        if x.ndim != 2 or x.shape[1] != D:
-            raise ValueError(f"x must have shape (B, {D}), got {tuple(x.shape)}")
+        check_vectors("x", x, D)
         return self.net(x).view(len(x), D, P)                    # (B, D, P)
 
 
@@ -131,8 +125,8 @@ class FlowConfig:
     direction: str = "maf"
 
     def __post_init__(self):
-        _check_int("n_inputs", self.n_inputs, 1)
-        _check_int("n_layers", self.n_layers, 1)
+        check_int("n_inputs", self.n_inputs, 1)
+        check_int("n_layers", self.n_layers, 1)
         if self.direction not in ("maf", "iaf"):
             raise ValueError(f"direction must be 'maf' or 'iaf', got direction={self.direction!r}")
 
@@ -163,13 +157,6 @@ class AutoregressiveFlow(nn.Module):
         made = MADEConfig(config.n_inputs, 2, config.hidden, config.n_hidden_layers)
         self.mades = nn.ModuleList(MADE(made) for _ in range(config.n_layers))
 
-    def _check(self, x: torch.Tensor, name: str) -> None:
-        D = self.config.n_inputs
-        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-            raise TypeError(f"{name} must be a floating-point tensor (B, {D}), got {getattr(x, 'dtype', type(x))}")
-        if x.ndim != 2 or x.shape[1] != D:
-            raise ValueError(f"{name} must have shape (B, {D}), got {tuple(x.shape)}")
-
     @staticmethod
     def _one_pass(made: MADE, u: torch.Tensor, sign: float) -> tuple[torch.Tensor, torch.Tensor]:
         """sign -1: v = (u - mu(u)) e^-alpha(u); sign +1: v = u e^alpha(u) + mu(u). One MADE call."""
@@ -196,7 +183,7 @@ class AutoregressiveFlow(nn.Module):
 
     def to_noise(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """z and log|det dz/dx| (B,). MAF: one MADE call per layer; IAF: D per layer."""
-        self._check(x, "x")
+        check_vectors("x", x, self.config.n_inputs)
         log_det = x.new_zeros(len(x))
         for l, made in enumerate(self.mades):
             if self.config.direction == "maf":
@@ -210,7 +197,7 @@ class AutoregressiveFlow(nn.Module):
 
     def to_data(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x and log|det dx/dz| (B,). MAF: D MADE calls per layer; IAF: one per layer."""
-        self._check(z, "z")
+        check_vectors("z", z, self.config.n_inputs)
         log_det = z.new_zeros(len(z))
         for l in reversed(range(len(self.mades))):
             made = self.mades[l]

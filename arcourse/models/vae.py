@@ -19,10 +19,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-
-def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {name}={value!r}")
+from arcourse._checks import check_int, check_vectors
 
 
 @dataclass(frozen=True)
@@ -40,7 +37,7 @@ class VAEConfig:
 
     def __post_init__(self):
         for name in ("data_dim", "latent_dim", "hidden", "n_hidden_layers"):
-            _check_int(name, getattr(self, name), 1)
+            check_int(name, getattr(self, name), 1)
 
 
 def _mlp(n_in: int, hidden: int, n_hidden_layers: int, n_out: int) -> nn.Sequential:
@@ -62,11 +59,7 @@ class VAE(nn.Module):
         self.decoder = _mlp(config.latent_dim, config.hidden, config.n_hidden_layers, 2 * config.data_dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        D = self.config.data_dim
-        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-            raise TypeError(f"x must be a floating-point tensor (B, {D}), got {getattr(x, 'dtype', type(x))}")
-        if x.ndim != 2 or x.shape[1] != D:
-            raise ValueError(f"x must have shape (B, {D}), got {tuple(x.shape)}")
+        check_vectors("x", x, self.config.data_dim)
         mean, log_var = self.encoder(x).chunk(2, dim=-1)            # (B, Z) each
         return mean, log_var.clamp(-12.0, 8.0)
 
@@ -82,13 +75,14 @@ def _gaussian_log_density(x: torch.Tensor, mean: torch.Tensor, log_var: torch.Te
 
 def _posterior_draws(model: VAE, x: torch.Tensor, n_samples: int, generator: torch.Generator | None):
     """q's mean and log-variance (B, Z) and n_samples reparameterised draws z = mu + sigma eps (S, B, Z)."""
-    _check_int("n_samples", n_samples, 1)
+    check_int("n_samples", n_samples, 1)
     mean, log_var = model(x)                                        # (B, Z)
     eps = torch.randn((n_samples, *mean.shape), generator=generator, device=x.device, dtype=x.dtype)
     return mean, log_var, mean + (0.5 * log_var).exp() * eps        # (S, B, Z)
 
 
-def elbo(model: VAE, x: torch.Tensor, n_samples: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
+def elbo(model: VAE, x: torch.Tensor, n_samples: int = 1, *, generator: torch.Generator | None = None
+         ) -> torch.Tensor:
     """The evidence lower bound of each point, E_q[log p(x | z)] - KL(q || N(0, I)) <= log p(x).
 
     The reconstruction term is averaged over `n_samples` reparameterised draws z = mu + sigma
@@ -103,7 +97,7 @@ def elbo(model: VAE, x: torch.Tensor, n_samples: int = 1, generator: torch.Gener
     return rec - kl
 
 
-def iwae_bound(model: VAE, x: torch.Tensor, n_samples: int = 100, generator: torch.Generator | None = None
+def iwae_bound(model: VAE, x: torch.Tensor, n_samples: int = 100, *, generator: torch.Generator | None = None
                ) -> torch.Tensor:
     """The importance-weighted bound log (1/k) sum_j p(x, z_j) / q(z_j | x), z_j ~ q(z | x).
 
