@@ -113,7 +113,7 @@ def _conf(title: str, version: str, jupyter_cache: Path) -> str:
 def _stage(root: Path, src: Path, jupyter_cache: Path) -> tuple[dict[str, str], dict[str, str]]:
     """Write the Sphinx sources of the site into `src`; return the lecture and exercise titles."""
     import arcourse
-    from arcourse.build import exercise_sources, to_notebook_json
+    from arcourse.cli.build import exercise_sources, to_notebook_json
 
     wanted: set[Path] = set()
 

@@ -27,6 +27,15 @@
 # 4. **Mixture of logistics** — a discretised output head on digits against the 17-way softmax.
 # 5. **The table**, from the numbers above.
 
+# %% tags=["arcourse-setup", "remove-cell"]
+# Colab / JupyterHub: installs the course when this kernel does not have it (nothing happens where it does).
+try:
+    import arcourse
+except ImportError:
+    print("arcourse is not installed here: installing v0.1.0 with pip, about a minute ...")
+    get_ipython().run_line_magic("pip", "install -q 'arcourse[widgets] @ git+https://github.com/arcourse/arcourse@v0.1.0'")  # %pip install ...
+    import arcourse
+
 # %%
 import math
 

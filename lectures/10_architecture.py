@@ -29,6 +29,15 @@
 # The models of sections 1 and 3 need minutes of training; `scripts/make_lecture10_checkpoints.py`
 # trains them, and this notebook re-measures every number on fresh data.
 
+# %% tags=["arcourse-setup", "remove-cell"]
+# Colab / JupyterHub: installs the course when this kernel does not have it (nothing happens where it does).
+try:
+    import arcourse
+except ImportError:
+    print("arcourse is not installed here: installing v0.1.0 with pip, about a minute ...")
+    get_ipython().run_line_magic("pip", "install -q 'arcourse[widgets] @ git+https://github.com/arcourse/arcourse@v0.1.0'")  # %pip install ...
+    import arcourse
+
 # %%
 import math
 import time

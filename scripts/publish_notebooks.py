@@ -42,7 +42,7 @@ def published_files(root: Path) -> list[Path]:
 def publish(root: Path = ROOT, branch: str = NOTEBOOKS_BRANCH, build: bool = True) -> str:
     """Commit the built notebooks of `root` to `branch`; return the new commit's id."""
     if build:
-        from arcourse.build import build as build_notebooks
+        from arcourse.cli.build import build as build_notebooks
 
         build_notebooks(root)
     files = published_files(root)

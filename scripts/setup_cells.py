@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         return 1 if stale else 0
     if stale:
-        from arcourse.build import build
+        from arcourse.cli.build import build
 
         build(ROOT)  # exercises/ follow their solutions
     return 0

@@ -105,7 +105,7 @@ def test_library_imports_without_any_extra_and_missing_extras_are_named():
             DecodingPanel(None, None)
         except ImportError as err:
             assert "pip install 'arcourse[widgets]'" in str(err), str(err)
-        from arcourse.build import to_notebook_json
+        from arcourse.cli.build import to_notebook_json
         try:
             to_notebook_json("# %%\\n")
         except ImportError as err:
