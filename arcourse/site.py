@@ -156,9 +156,9 @@ def build_site(root: str | Path = ".", output: str | Path = "build/site", *, cac
         root: the course folder (with lectures/, solutions/, README.md).
         output: where the HTML goes; open output/index.html in a browser.
         cache: where executed notebooks and Sphinx's state are kept between builds
-            (default build/site-cache under root). An unchanged lecture is not run again.
-        fresh: forget the cache and run every lecture (outputs the test suite left in
-            build/executed/ are still used where they are current).
+            (default build/site-cache under root). An unchanged lecture is not run again,
+            nor one the test suite has just run (a current build/executed/NAME.ipynb).
+        fresh: forget the cache and run every lecture (build/executed/ included).
         quiet: keep Sphinx's progress messages to itself (warnings are still shown).
     Returns:
         a SiteReport with the pages written and the build time.
@@ -177,7 +177,7 @@ def build_site(root: str | Path = ".", output: str | Path = "build/site", *, cac
         shutil.rmtree(cache)
     src, doctrees = cache / "src", cache / "doctrees"
     lectures, exercises = _stage(root, src, cache / "jupyter-cache")
-    reused = _reuse_executed(root, src, cache / "jupyter-cache", lectures)
+    reused = [] if fresh else _reuse_executed(root, src, cache / "jupyter-cache", lectures)
     executed = _not_cached(src, cache / "jupyter-cache", lectures)
     # a fresh Sphinx environment each time (reading a cached notebook takes a moment): MyST-NB
     # keeps plots beside the output folder, so an environment from a build elsewhere would
