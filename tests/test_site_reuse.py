@@ -4,11 +4,13 @@ A one-lecture course in a temporary folder: the test suite's executed copy of th
 (as the root conftest.py writes it) carries an output the code could never print, so the
 page shows which one the site used. Current (newer than the source, same code): the lecture
 is not executed and its page shows that output. Older than the source, or with other code:
-the lecture runs again and the page shows what the code prints.
+the lecture runs again and the page shows what the code prints. A plot among the outputs
+reaches the page as an image file.
 """
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,7 @@ LECTURE = '''# ---
 print("computed", 6 * 7)
 '''
 SEEDED = "seeded-from-the-test-suite"
+PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="  # 1x1 PNG
 
 
 @pytest.fixture
@@ -57,7 +60,8 @@ def _executed_copy(course: Path, code: str | None = None) -> Path:
     cell = next(c for c in notebook.cells if c.cell_type == "code")
     if code is not None:
         cell.source = code
-    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=SEEDED + "\n")]
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=SEEDED + "\n"),
+                    nbformat.v4.new_output("display_data", data={"image/png": PIXEL})]  # a plot, as nbval keeps it
     path = course / "build" / "executed" / "01_tiny.ipynb"
     path.parent.mkdir(parents=True)
     nbformat.write(notebook, path)
@@ -79,6 +83,8 @@ def test_a_current_executed_notebook_is_not_run_again(course):
     assert report.executed == [] and report.reused == ["01_tiny"]
     page = _page(report)
     assert SEEDED in page and "computed 42" not in page
+    images = re.findall(r'<img[^>]*src="([^"]+)"', page)
+    assert len(images) == 1 and (report.output / "lectures" / images[0]).resolve().is_file(), images
     again = build_site(course, course / "site")  # the cache now holds it: nothing to take over
     assert again.executed == [] and again.reused == [] and SEEDED in _page(again)
     fresh = build_site(course, course / "site", fresh=True)  # --fresh runs every lecture
