@@ -5,7 +5,8 @@ included) against the course's 90 s budget, and build/notebook-times.json keeps 
 
 Each lecture that passes under nbval is also written, with the outputs nbval collected, to
 build/executed/, where tests/test_lecture_claims.py reads it (so the suite executes every
-lecture once); that test is moved after the notebooks.
+lecture once), and so does the site build of tests/test_site.py; both are moved after the
+notebooks.
 """
 import json
 from collections import defaultdict
@@ -47,9 +48,12 @@ EXECUTED = Path("build") / "executed"
 _cells: dict[str, list] = defaultdict(list)   # notebook path -> [(item, passed)]
 
 
+AFTER_NOTEBOOKS = ("tests/test_lecture_claims.py", "tests/test_site.py")
+
+
 def pytest_collection_modifyitems(items):
-    """Run the claims test after the lecture notebooks whose outputs it reads."""
-    items.sort(key=lambda item: item.nodeid.startswith("tests/test_lecture_claims.py"))
+    """Run the claims test and the site test after the lecture notebooks whose outputs they read."""
+    items.sort(key=lambda item: item.nodeid.startswith(AFTER_NOTEBOOKS))
 
 
 @pytest.hookimpl(hookwrapper=True)

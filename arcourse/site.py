@@ -9,6 +9,11 @@ guide. Math is typeset by a MathJax copied into the site (the `mathjax` package 
 django-static-mathjax) instead of Sphinx's default CDN; search is Sphinx's own index. So
 the site works from a folder, offline, and needs no server.
 
+A lecture the test suite has just run needs no second run: the root conftest.py writes each
+lecture that passed under nbval, with its outputs, to build/executed/; when that notebook is
+newer than the lecture's source and holds the same code, its outputs are put into the
+jupyter-cache as if MyST-NB had run it (`_reuse_executed`).
+
 Lectures and exercises are found by glob (`lectures/NN_*.py`, `solutions/exNN_*.py`), so a
 new lecture appears on the site without a change here.
 
@@ -44,6 +49,7 @@ class SiteReport:
     lectures: list[str] = field(default_factory=list)   # page paths, e.g. "lectures/01_chain_rule.html"
     exercises: list[str] = field(default_factory=list)
     executed: list[str] = field(default_factory=list)   # lectures run in this build (not from the cache)
+    reused: list[str] = field(default_factory=list)     # lectures whose outputs came from build/executed/
 
 
 def lecture_sources(root: str | Path) -> list[Path]:
@@ -150,8 +156,9 @@ def build_site(root: str | Path = ".", output: str | Path = "build/site", *, cac
         root: the course folder (with lectures/, solutions/, README.md).
         output: where the HTML goes; open output/index.html in a browser.
         cache: where executed notebooks and Sphinx's state are kept between builds
-            (default build/site-cache under root). An unchanged lecture is not run again.
-        fresh: forget the cache and run every lecture.
+            (default build/site-cache under root). An unchanged lecture is not run again,
+            nor one the test suite has just run (a current build/executed/NAME.ipynb).
+        fresh: forget the cache and run every lecture (build/executed/ included).
         quiet: keep Sphinx's progress messages to itself (warnings are still shown).
     Returns:
         a SiteReport with the pages written and the build time.
@@ -170,6 +177,7 @@ def build_site(root: str | Path = ".", output: str | Path = "build/site", *, cac
         shutil.rmtree(cache)
     src, doctrees = cache / "src", cache / "doctrees"
     lectures, exercises = _stage(root, src, cache / "jupyter-cache")
+    reused = [] if fresh else _reuse_executed(root, src, cache / "jupyter-cache", lectures)
     executed = _not_cached(src, cache / "jupyter-cache", lectures)
     # a fresh Sphinx environment each time (reading a cached notebook takes a moment): MyST-NB
     # keeps plots beside the output folder, so an environment from a build elsewhere would
@@ -181,7 +189,7 @@ def build_site(root: str | Path = ".", output: str | Path = "build/site", *, cac
         raise SiteError(f"Sphinx stopped with status {app.statuscode}; see the messages above")
     return SiteReport(output=output, seconds=time.perf_counter() - started,
                       lectures=[f"lectures/{stem}.html" for stem in lectures],
-                      exercises=[f"exercises/{stem}.html" for stem in exercises], executed=executed)
+                      exercises=[f"exercises/{stem}.html" for stem in exercises], executed=executed, reused=reused)
 
 
 def _not_cached(src: Path, cache: Path, stems) -> list[str]:
@@ -197,6 +205,42 @@ def _not_cached(src: Path, cache: Path, stems) -> list[str]:
         except KeyError:
             missing.append(stem)
     return missing
+
+
+def _code(notebook) -> list[str]:
+    return [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def _reuse_executed(root: Path, src: Path, cache: Path, stems) -> list[str]:
+    """Cache the outputs of build/executed/STEM.ipynb for each lecture not cached yet whose
+    executed notebook is newer than lectures/STEM.py and has the same code cells; return
+    the lectures so taken over.
+
+    The staged notebook (markdown, metadata and all) is cached with the executed one's
+    outputs, so jupyter-cache matches it exactly as it matches a notebook it ran itself.
+    """
+    import nbformat
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    store = get_cache(str(cache))
+    reused = []
+    for stem in _not_cached(src, cache, stems):
+        done = root / "build" / "executed" / f"{stem}.ipynb"
+        source = root / "lectures" / f"{stem}.py"
+        if not done.exists() or done.stat().st_mtime <= source.stat().st_mtime:
+            continue
+        staged = nbformat.read(src / "lectures" / f"{stem}.ipynb", as_version=4)
+        ran = nbformat.read(done, as_version=4)
+        if _code(ran) != _code(staged):
+            continue  # built from another version of the lecture
+        outputs = iter([cell.get("outputs", []) for cell in ran.cells if cell.cell_type == "code"])
+        for count, cell in enumerate((c for c in staged.cells if c.cell_type == "code"), start=1):
+            cell.outputs = next(outputs)
+            cell.execution_count = count
+        store.cache_notebook_bundle(CacheBundleIn(staged, str(done)), check_validity=False, overwrite=True)
+        reused.append(stem)
+    return reused
 
 
 # --- the Sphinx extension -----------------------------------------------------------------

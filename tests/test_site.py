@@ -1,7 +1,9 @@
 """The course website in a real browser: `arcourse site` builds it, Chromium reads every page.
 
 Builds the site into a temporary folder, reusing the executed notebooks of build/site-cache
-(the first build runs every lecture, later ones only those whose code changed), serves it
+(the first build runs every lecture, later ones only those whose code changed) and the
+lectures the suite has just run under nbval (build/executed/; the root conftest.py orders
+this test after the notebooks, so a full suite runs each lecture once), serves it
 from 127.0.0.1 and opens the front page and every lecture page in Chromium through
 Playwright: each loads, shows its plots (decoded images with alt text), has its math
 typeset by the site's own MathJax without errors, shows no traceback, and makes no request
@@ -39,8 +41,9 @@ def site(tmp_path_factory):
     pytest.importorskip("myst_nb", reason="the site's packages are not installed (pip install 'arcourse[site]')")
     out = tmp_path_factory.mktemp("site")
     report = build_site(ROOT, out, cache=ROOT / "build" / "site-cache")
-    ran = ", ".join(report.executed) or "none, all from the cache"
-    print(f"\nsite build: {report.seconds:.1f} s (lectures executed: {ran})")
+    ran = ", ".join(report.executed) or "none, all from the cache or build/executed/"
+    print(f"\nsite build: {report.seconds:.1f} s (lectures executed: {ran}; "
+          f"taken from build/executed/: {', '.join(report.reused) or 'none'})")
     if report.executed:  # the budget is for a full build from scratch, which this one was in part
         assert report.seconds < BUILD_BUDGET_S, f"the site took {report.seconds:.0f} s to build"
     return report

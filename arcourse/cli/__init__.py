@@ -187,6 +187,8 @@ def _site(args: argparse.Namespace) -> int:
     ran = ", ".join(report.executed) if report.executed else "none (all from the cache)"
     print(f"site written to {report.output / 'index.html'}: {len(report.lectures)} lectures, "
           f"{len(report.exercises)} exercises; lectures executed: {ran}")
+    if report.reused:
+        print(f"outputs taken from build/executed/ (the test suite's run): {', '.join(report.reused)}")
     print(f"build time: {report.seconds:.1f} s")
     return 0
 
@@ -268,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-o", "--output", type=Path, default=Path("build/site"), help="output folder (default build/site)")
     p.add_argument("--root", type=Path, default=Path.cwd(), help="the course folder (default: here)")
     p.add_argument("--cache", type=Path, help="executed notebooks kept here (default ROOT/build/site-cache)")
-    p.add_argument("--fresh", action="store_true", help="ignore the cache: run every lecture again")
+    p.add_argument("--fresh", action="store_true", help="ignore the cache and build/executed/: run every lecture again")
     p.add_argument("--verbose", action="store_true", help="show Sphinx's progress messages")
     p.set_defaults(run=_site)
 
