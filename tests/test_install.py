@@ -54,8 +54,9 @@ def test_extras_hold_jupyter_the_grader_the_site_and_the_tests():
     assert {"pytest", "hypothesis"} <= extras["grader"]
     assert {"sphinx", "myst-nb", "django-static-mathjax"} <= extras["site"]
     assert {"ipywidgets"} == extras["widgets"]
+    assert {"sphinx-revealjs", "jupyter-server-mathjax"} <= extras["slides"]
     test = _project()["optional-dependencies"]["test"]
-    assert "arcourse[lab,grader,site]" in test and {"nbval", "playwright"} <= extras["test"]
+    assert "arcourse[lab,grader,site,slides]" in test and {"nbval", "playwright"} <= extras["test"]
     assert "arcourse[widgets]" in _project()["optional-dependencies"]["lab"]
 
 
