@@ -544,6 +544,7 @@ fit_part, held_out = series[:3000], series[3000:]
 design = np.stack([fit_part[1:-1], fit_part[:-2]], axis=1)                  # (x_{t-1}, x_{t-2})
 phi_hat = np.linalg.lstsq(design, fit_part[2:], rcond=None)[0]
 
+# %%
 K_AHEAD = 10
 past = np.stack([held_out[1:-K_AHEAD], held_out[:-K_AHEAD - 1]], axis=1)  # (N, 2) the last two true values
 errors = []
@@ -560,6 +561,8 @@ print("theory (true phi):  ", np.round(theory, 3), f"| stationary variance {held
 assert errors[0] < errors[1] < errors[-1] and errors[-1] > 1.3 * errors[0]  # the error grows with k
 assert np.allclose(errors, theory, rtol=0.15)                               # as the formula says
 
+# %% [markdown]
+# ## Summary
 # * Entropy $H(p)$ is the average surprise of a source; cross-entropy $H(p, q)$ the average
 #   surprise of a model on it; the difference is $D_{KL}(p \Vert q) \ge 0$. The identity
 #   $H(p,q) = H(p) + D_{KL}$ held to rounding error on 2000 random pairs (the cell prints the
