@@ -534,6 +534,7 @@ def queue_sampler(model, prompt, n_samples, condition, generator):
     return out
 
 
+# %%
 def recompute_sampler(model, prompt, n_samples, condition=None, generator=None):
     """The library's naive path: the whole receptive field re-run for every new sample."""
     return generate(model, prompt, n_samples, condition=condition, generator=generator, use_cache=False)
@@ -553,6 +554,7 @@ def timed(sampler, model, prompt, n_samples, condition, seed=0):
     return time.perf_counter() - start, out
 
 
+# %%
 prompt = test_q[:2, :400].to(device)  # 50 ms of two test clips
 condition = test_labels[:2].to(device)
 n = 200
