@@ -628,6 +628,7 @@ def speculative_streams(k, use_cache=True):
     return [stream for stream, _ in runs], SpeculativeStats(**totals)
 
 
+# %%
 plain_seconds = {use_cache: best_time(lambda: plain_streams(use_cache))[1] for use_cache in (True, False)}
 measured = {k: best_time(lambda: speculative_streams(k)) for k in (1, 2, 4, 8)}  # k -> ((streams, stats), seconds)
 (full_pass_streams, _), full_pass_seconds = best_time(lambda: speculative_streams(4, use_cache=False))
