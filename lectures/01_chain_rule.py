@@ -490,6 +490,7 @@ print("P(x_i = 1) samples", sample_marginals.numpy().round(4))
 print("z-scores          ", z.numpy().round(2))
 assert z.abs().max() < 4
 
+# %%
 # chi-square over all strings; strings expected fewer than 5 times are pooled into one cell
 index = samples @ (2 ** torch.arange(n_bits - 1, -1, -1))                  # (B,) row of each sample
 counts = torch.bincount(index, minlength=2**n_bits)                         # (1024,)
