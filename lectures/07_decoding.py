@@ -486,6 +486,7 @@ def measure(processors, greedy=False, n=1000, seed=4):
                 held_out_distinct=len({t for t in texts} & unseen_real))
 
 
+# %%
 temperatures = [0.3, 0.5, 0.7, 0.85, 1.0, 1.2, 1.5, 2.0]
 top_ps = [0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 1.0]
 by_tau = [measure([Temperature(t)]) for t in temperatures]
