@@ -133,3 +133,89 @@ def draw_block_diagram(ax, stages, residuals=(), title: str | None = None) -> No
     ax.set_xlim(-1.5, 2.2), ax.set_ylim(-1, 2 * len(stages)), ax.axis("off")
     if title:
         ax.set_title(title, fontsize=9)
+
+
+def _arrow(ax, start, end, text=None):
+    """An arrow from `start` to `end` (data coordinates), optionally labelled at its middle."""
+    ax.annotate("", xy=end, xytext=start, arrowprops=dict(arrowstyle="->", lw=0.8, color="0.2"))
+    if text:
+        ax.text((start[0] + end[0]) / 2 + 0.08, (start[1] + end[1]) / 2, text, fontsize=8, va="center")
+
+
+def _node(ax, x, y, label, colour="white", width=0.9, height=0.5):
+    """A labelled box centred on (x, y)."""
+    ax.add_patch(_box(x - width / 2, y - height / 2, width, height, colour))
+    ax.text(x, y, label, ha="center", va="center", fontsize=8)
+
+
+def draw_lstm_cell(ax) -> None:
+    """Schematic of one LSTM step: four gates read [h_{t-1}, x_t]; the cell path is f*c + i*c~.
+
+    The top line is the cell state c (only an elementwise product and a sum on it, which is why
+    gradients survive many steps); the bottom row the four gate layers; h_t = o * tanh(c_t).
+    """
+    gates = [("$f_t$  σ", "C0"), ("$i_t$  σ", "C1"), ("$\\tilde c_t$  tanh", "C2"), ("$o_t$  σ", "C3")]
+    ax.text(-0.3, 0, "$[h_{t-1}, x_t]$", ha="center", va="center", fontsize=9)
+    ax.plot([0.4, 3.5], [0, 0], color="0.2", lw=0.8)
+    for n, (label, colour) in enumerate(gates):
+        _arrow(ax, (0.5 + n, 0), (0.5 + n, 0.75))
+        _node(ax, 0.5 + n, 1.0, label, colour)
+    ax.text(-0.3, 3, "$c_{t-1}$", ha="center", va="center", fontsize=9)
+    for x, op in [(0.5, "×"), (1.5, "+")]:
+        ax.scatter([x], [3], s=260, color="white", edgecolors="k", zorder=2)
+        ax.text(x, 3, op, ha="center", va="center", fontsize=10, zorder=3)
+    _arrow(ax, (0.0, 3), (0.38, 3)), _arrow(ax, (0.62, 3), (1.38, 3))        # c_{t-1} -> x f -> + i c~
+    _arrow(ax, (1.62, 3), (4.5, 3))
+    ax.text(4.6, 3, "$c_t$", va="center", fontsize=9)
+    _arrow(ax, (0.5, 1.25), (0.5, 2.88))                                       # f into the product
+    ax.scatter([1.5], [2.0], s=260, color="white", edgecolors="k", zorder=2)
+    ax.text(1.5, 2.0, "×", ha="center", va="center", fontsize=10, zorder=3)
+    _arrow(ax, (1.5, 1.25), (1.5, 1.88)), _arrow(ax, (2.5, 1.25), (1.62, 2.0))  # i * c~
+    _arrow(ax, (1.5, 2.12), (1.5, 2.88))
+    _node(ax, 3.0, 2.2, "tanh", "C4", width=0.6, height=0.35)                 # h = o * tanh(c)
+    ax.plot([2.7, 2.7], [3, 2.4], color="0.2", lw=0.8)
+    _arrow(ax, (3.3, 2.2), (3.42, 2.2))
+    ax.scatter([3.5], [2.2], s=260, color="white", edgecolors="k", zorder=2)
+    ax.text(3.5, 2.2, "×", ha="center", va="center", fontsize=10, zorder=3)
+    _arrow(ax, (3.5, 1.25), (3.5, 2.08))
+    _arrow(ax, (3.62, 2.2), (4.5, 2.2))
+    ax.text(4.6, 2.2, "$h_t$", va="center", fontsize=9)
+    ax.set_xlim(-0.8, 5.0), ax.set_ylim(-0.4, 3.5), ax.axis("off")
+
+
+def draw_gated_stacks(ax, kernel_size: int = 3) -> None:
+    """Schematic of one Gated PixelCNN layer: the vertical stack (left) feeds the horizontal
+    stack (right) only after a shift down by one row; the horizontal stack has a residual.
+
+    Args:
+        ax: a matplotlib Axes.
+        kernel_size: the odd kernel size k the labels name, >= 1.
+    """
+    k = kernel_size
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1 or k % 2 == 0:
+        raise ValueError(f"kernel_size must be an odd int >= 1, got kernel_size={k!r}")
+    ax.text(0, -0.2, "$v$ (in)", ha="center", fontsize=9), ax.text(3, -0.2, "$h$ (in)", ha="center", fontsize=9)
+    _arrow(ax, (0, 0.05), (0, 0.75)), _arrow(ax, (3, 0.05), (3, 0.75))
+    _node(ax, 0, 1.0, f"conv {k // 2 + 1}×{k}\n(rows ≤ i)", "C0", width=1.3, height=0.6)
+    _node(ax, 3, 1.0, f"masked conv 1×{k}\n(row i, cols ≤ j)", "C1", width=1.5, height=0.6)
+    _arrow(ax, (0.65, 1.0), (1.25, 1.6))
+    _node(ax, 1.5, 1.9, "shift down 1\n+ 1×1 conv", "C2", width=1.1, height=0.6)
+    _arrow(ax, (2.05, 1.9), (2.88, 2.2))
+    ax.scatter([3], [2.2], s=260, color="white", edgecolors="k", zorder=2)
+    ax.text(3, 2.2, "+", ha="center", va="center", fontsize=10, zorder=3)
+    _arrow(ax, (3, 1.3), (3, 2.08)), _arrow(ax, (3, 2.32), (3, 2.85))
+    _arrow(ax, (0, 1.3), (0, 2.85))
+    for x in (0, 3):
+        _node(ax, x, 3.1, "tanh ⊙ σ", "C3")
+    _arrow(ax, (3, 3.35), (3, 3.75))
+    _node(ax, 3, 4.0, "1×1 conv", "C4")
+    _arrow(ax, (3, 4.25), (3, 4.68))
+    ax.scatter([3], [4.8], s=260, color="white", edgecolors="k", zorder=2)
+    ax.text(3, 4.8, "+", ha="center", va="center", fontsize=10, zorder=3)
+    ax.plot([3, 4.1, 4.1, 3.12], [0.3, 0.3, 4.8, 4.8], color="0.3", lw=0.8)   # residual
+    ax.text(4.15, 2.5, "residual", fontsize=8, rotation=90, va="center")
+    _arrow(ax, (0, 3.35), (0, 5.3)), _arrow(ax, (3, 4.92), (3, 5.3))
+    ax.text(0, 5.4, "$v$ (out)", ha="center", fontsize=9), ax.text(3, 5.4, "$h$ (out)", ha="center", fontsize=9)
+    ax.text(0, 5.9, "vertical stack", ha="center", fontsize=9, fontweight="bold")
+    ax.text(3, 5.9, "horizontal stack", ha="center", fontsize=9, fontweight="bold")
+    ax.set_xlim(-1, 4.6), ax.set_ylim(-0.5, 6.2), ax.axis("off")

@@ -147,6 +147,11 @@ assert torch.allclose(p_forward, joint, rtol=0, atol=1e-12)
 # $4! = 24$ orders, e.g. $p(x_3)\,p(x_1 \mid x_3)\,p(x_4 \mid x_1, x_3)\,p(x_2 \mid x_1, x_3, x_4)$.
 # Every one of them must give back the joint.
 
+# %% [markdown]
+# *Predict before you run:* will every one of the 24 orders give back the joint exactly, or
+# will some orders lose more to rounding than others? The next cell prints the largest
+# error over all of them (and asserts it is at rounding level).
+
 # %%
 orders = list(itertools.permutations(range(n)))
 errors = [(chain_rule_product(joint, [(axis,) for axis in order]) - joint).abs().max().item() for order in orders]
@@ -292,6 +297,11 @@ print(f"the table is bigger than the MLP from n = {crossing} on; at n = 30: {tab
 # output for bit $i$ depends on $x_1, \dots, x_{i-1}$ only, exactly what $p(x_i \mid x_{<i})$
 # may depend on. Following the course contract, the model returns logits with the category
 # axis last: $(B, n, 2)$.
+
+# %% [markdown]
+# *Predict before you run:* arrange the dependence of each output bit on each input bit as
+# an $n \times n$ matrix (row: output, column: input). Which of its entries must be zero?
+# The cell that builds MADE below computes the matrix from the masks and asserts your answer.
 
 # %%
 class MaskedLinear(nn.Linear):
@@ -480,6 +490,7 @@ print("P(x_i = 1) samples", sample_marginals.numpy().round(4))
 print("z-scores          ", z.numpy().round(2))
 assert z.abs().max() < 4
 
+# %%
 # chi-square over all strings; strings expected fewer than 5 times are pooled into one cell
 index = samples @ (2 ** torch.arange(n_bits - 1, -1, -1))                  # (B,) row of each sample
 counts = torch.bincount(index, minlength=2**n_bits)                         # (1024,)

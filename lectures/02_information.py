@@ -103,6 +103,10 @@ assert abs(entropy([0.5, 0.25, 0.125, 0.125], unit="bits") - 1.75) < 1e-12  # 1/
 # distributions on six outcomes that none exceeds $\log 6$. Finally, entropy *is* an average
 # surprise: the mean of $-\log p(x)$ over samples converges to it.
 
+# %% [markdown]
+# *Predict before you run:* at which bias is a coin's entropy largest, and how many bits is
+# it there? The next cell finds the maximum on a grid of 201 biases and asserts both.
+
 # %%
 bias = torch.linspace(0, 1, 201, dtype=torch.float64)
 coin = entropy(torch.stack([bias, 1 - bias], dim=1), unit="bits")           # (201,)
@@ -141,6 +145,10 @@ plt.show()
 # $$H(p, q) - H(p) = \sum_x p(x)\log\frac{p(x)}{q(x)} = D_{KL}(p\Vert q) \;\ge\; 0,$$
 #
 # with equality iff $q = p$ (Gibbs' inequality; it follows from $\log t \le t - 1$).
+
+# %% [markdown]
+# *Predict before you run:* for the $p$ and $q$ below, is $D_{KL}(p\Vert q)$ the same as
+# $D_{KL}(q\Vert p)$? The next cell prints both (and asserts whether they differ).
 
 # %%
 def cross_entropy_by_hand(p, q):
@@ -536,6 +544,7 @@ fit_part, held_out = series[:3000], series[3000:]
 design = np.stack([fit_part[1:-1], fit_part[:-2]], axis=1)                  # (x_{t-1}, x_{t-2})
 phi_hat = np.linalg.lstsq(design, fit_part[2:], rcond=None)[0]
 
+# %%
 K_AHEAD = 10
 past = np.stack([held_out[1:-K_AHEAD], held_out[:-K_AHEAD - 1]], axis=1)  # (N, 2) the last two true values
 errors = []
@@ -552,6 +561,8 @@ print("theory (true phi):  ", np.round(theory, 3), f"| stationary variance {held
 assert errors[0] < errors[1] < errors[-1] and errors[-1] > 1.3 * errors[0]  # the error grows with k
 assert np.allclose(errors, theory, rtol=0.15)                               # as the formula says
 
+# %% [markdown]
+# ## Summary
 # * Entropy $H(p)$ is the average surprise of a source; cross-entropy $H(p, q)$ the average
 #   surprise of a model on it; the difference is $D_{KL}(p \Vert q) \ge 0$. The identity
 #   $H(p,q) = H(p) + D_{KL}$ held to rounding error on 2000 random pairs (the cell prints the

@@ -137,6 +137,19 @@ torch.testing.assert_close(torch.stack(outs, dim=1), want, rtol=0, atol=1e-5)
 torch.testing.assert_close(c, c_T[0], rtol=0, atol=1e-5)
 print("LSTM from scratch == torch.nn.LSTM (outputs and final cell state)")
 
+# %% [markdown]
+# The same step as a picture: the top line is the cell state, touched only by an elementwise
+# product with $f_t$ and a sum with $i_t \odot \tilde c_t$; the four gate layers below all
+# read $[h_{t-1}, x_t]$, and $h_t = o_t \odot \tanh(c_t)$ leaves on the right.
+
+# %%
+from arcourse.plotting import draw_lstm_cell
+
+fig, ax = plt.subplots(figsize=(6, 3.2))
+draw_lstm_cell(ax)
+ax.set_title("one LSTM step (lstm_step_scratch above)", fontsize=9)
+plt.show()
+
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The GRU
 # The GRU (Cho et al., 2014) merges cell and hidden state and uses two gates: an update gate
@@ -299,6 +312,11 @@ for step in range(100):
     losses.append(loss.item())
 print(f"loss at step 0: {losses[0]:.3f}, mean of the last 20 steps: {np.mean(losses[-20:]):.3f} nats/char")
 assert np.mean(losses[-20:]) < losses[0] - 0.5                    # it learns
+
+# %% [markdown]
+# *Predict before you run:* the three networks below get the same width, steps and learning
+# rate. Which of them will gain the most over the bigram, and will the plain RNN keep up
+# with the gated cells? The next cell prints the table and asserts the order.
 
 # %%
 test_batches = NameBatches(test_names, tok, 1024, shuffle=False)
@@ -509,6 +527,11 @@ plt.show()
 #
 # We train a plain RNN whose recurrent weights start 4× too large, with SGD (lr 2) on
 # 64-character windows of the concatenated training names, with and without clipping at 1.
+
+# %% [markdown]
+# *Predict before you run:* without clipping, will plain SGD end better or worse than a
+# model that guesses every character uniformly ($\log V$ nats)? The next cell prints both
+# test losses and asserts the answer.
 
 # %%
 stream = torch.tensor([i for n in train_names for i in tok.encode(n, add_boundary=True)[1:]])

@@ -172,6 +172,11 @@ print("sketch == arcourse.models.MaskedConv2d; output shape", tuple(library(x).s
 # batch of random images, so a zero means "no path at all", not a lucky cancellation.
 # The weights are random: the property comes from the masks, not from training.
 
+# %% [markdown]
+# *Predict before you run:* for the output at pixel $(4, 4)$ of an $8 \times 8$ image, which
+# input pixels get a non-zero gradient: the pixel itself? the one just to its right? the
+# ones just above and just left of it? The next cell draws the gradient and asserts it.
+
 # %%
 def input_gradient_by_hand(model, shape, c, i, j, n=16, seed=0):
     """|d logits[:, c, i, j] / d x| summed over n random inputs: (C, H, W)."""
@@ -305,6 +310,19 @@ with torch.no_grad():
 print("gated layers by hand == arcourse.models.GatedPixelCNN layers, output", tuple(h.shape))
 
 # %% [markdown]
+# The layer just written, drawn: the vertical stack (left) reaches the horizontal stack
+# (right) only through the shift down by one row; the horizontal stack's masked $1 \times k$
+# kernel covers the current row up to the current pixel, and its residual skips the gate.
+
+# %%
+from arcourse.plotting import draw_gated_stacks
+
+fig, ax = plt.subplots(figsize=(6, 4))
+draw_gated_stacks(ax, kernel_size=gated.layers[0].kernel_size)
+ax.set_title("one Gated PixelCNN layer (gated_layer_by_hand above)", fontsize=9)
+plt.show()
+
+# %% [markdown]
 # The answer to the prompt: without the shift, the vertical stack's row $i$ covers the
 # current row *including* pixels to the right of the current one, and the horizontal stack
 # would read them — a leak of the future that the gradient test of section 3 would catch.
@@ -428,6 +446,11 @@ mean_image = lambda images: images.float().mean(0).flatten()
 corr = np.corrcoef(mean_image(samples), mean_image(test_set.images))[0, 1]
 print(f"correlation of the samples' mean image with the test digits' mean image: {corr:.3f}")
 assert corr > 0.8
+
+# %% [markdown]
+# *Predict before you run:* the next cell samples at three temperatures and scores the
+# samples under the model. Will the colder samples have a higher or lower mean
+# $\log p(x)$ than the hotter ones? (Its answer is asserted.)
 
 # %%
 gen = make_generator(1, device)

@@ -84,6 +84,11 @@ print("device:", device)
 # $y_t = \sum_{k=0}^{K-1} w_k\, x_{t-(K-1)+k}$. We perturb the future of $t = 5$ and see which
 # outputs move.
 
+# %% [markdown]
+# *Predict before you run:* we change only the inputs after $t = 5$. Which outputs of the
+# causal convolution move, and does the output at $t$ of an ordinary (centred) convolution
+# move? The next cell shows both and asserts the answer.
+
 # %%
 def causal_conv(x, weight, dilation=1):
     """(B, C_in, T) -> (B, C_out, T); output t sees x_t, x_{t-d}, ..., x_{t-(K-1)d}."""
@@ -293,6 +298,10 @@ plt.show()
 # %% [markdown]
 # **Measured:** the signal-to-noise ratio $10\log_{10}\big(\sum x^2 / \sum (x - \hat x)^2\big)$
 # of a tone quantised to 8 bits, linearly and with µ-law, as the tone gets quieter.
+
+# %% [markdown]
+# *Predict before you run:* for a quiet tone, which of the two 8-bit codes keeps the better
+# signal-to-noise ratio, and which one wins at full scale? (Both answers are asserted.)
 
 # %%
 def snr_db(x, x_hat):
@@ -525,6 +534,7 @@ def queue_sampler(model, prompt, n_samples, condition, generator):
     return out
 
 
+# %%
 def recompute_sampler(model, prompt, n_samples, condition=None, generator=None):
     """The library's naive path: the whole receptive field re-run for every new sample."""
     return generate(model, prompt, n_samples, condition=condition, generator=generator, use_cache=False)
@@ -544,6 +554,7 @@ def timed(sampler, model, prompt, n_samples, condition, seed=0):
     return time.perf_counter() - start, out
 
 
+# %%
 prompt = test_q[:2, :400].to(device)  # 50 ms of two test clips
 condition = test_labels[:2].to(device)
 n = 200

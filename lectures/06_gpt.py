@@ -78,6 +78,11 @@ print("device:", device)
 # would saturate to a near one-hot and its gradients vanish. Dividing by $\sqrt D$ brings the
 # variance back to 1.
 
+# %% [markdown]
+# *Predict before you run:* for random $q, k$ with unit-variance entries, what is the standard
+# deviation of $q \cdot k / \sqrt D$ when $D$ is 4, 64 or 1024? The next cell measures it
+# and asserts the answer.
+
 # %%
 gen = make_generator(0)
 for D in (4, 64, 1024):
@@ -193,6 +198,11 @@ print("from scratch == arcourse CausalSelfAttention == torch.nn.MultiheadAttenti
 # The claim "the output at $t$ depends only on inputs $\le t$" is easy to test: change the
 # inputs after $t$ and check that outputs up to $t$ do not move. We do it for our attention
 # layer with and without the mask, and for a whole (untrained) GPT from the library.
+
+# %% [markdown]
+# *Predict before you run:* without the mask, will the outputs up to $t$ move when only
+# the inputs after $t$ change? With it, will they move at all, or only by rounding error?
+# The next cell prints the largest change and asserts both answers.
 
 # %%
 def change_after(x, t, gen):

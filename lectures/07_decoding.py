@@ -228,6 +228,11 @@ plt.show()
 # greedily, and sample at falling temperatures: the fraction of rows that match greedy climbs
 # to 1.
 
+# %% [markdown]
+# *Predict before you run:* at $\tau = 1$, on how many of the 26 rows will a sample match the
+# greedy name: most of them, or few? And at which temperature will all 26 match? The next
+# cell prints the fraction per temperature and asserts the end point.
+
 # %%
 prompts = torch.tensor([[BOUNDARY, tok.stoi[c]] for c in "abcdefghijklmnopqrstuvwxyz"], device=device)
 greedy = generate(model, prompts, 20, greedy=True, eos_id=BOUNDARY)
@@ -349,6 +354,10 @@ assert (penalised[seen] <= plain[seen]).all() and (penalised[~seen] >= plain[~se
 # On a small model we can find the most probable sequence by brute force: 5 tokens and 6
 # steps give $5^6 = 15{,}625$ sequences. We draw 20 small random GRUs with peaked
 # distributions (so that greedy decoding often misses) and compare.
+
+# %% [markdown]
+# *Predict before you run:* can beam search ever end *worse* than greedy decoding on these
+# models, and can it ever beat the exhaustive search? The next cell asserts both answers.
 
 # %%
 def peaked_tiny_model(seed, vocab_size=5):
@@ -477,6 +486,7 @@ def measure(processors, greedy=False, n=1000, seed=4):
                 held_out_distinct=len({t for t in texts} & unseen_real))
 
 
+# %%
 temperatures = [0.3, 0.5, 0.7, 0.85, 1.0, 1.2, 1.5, 2.0]
 top_ps = [0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 1.0]
 by_tau = [measure([Temperature(t)]) for t in temperatures]

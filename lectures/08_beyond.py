@@ -191,6 +191,11 @@ for label in families:  # every family learns far more than letter pairs
 # ids, 8 bytes each, which it keeps to slide its window). The state does not depend on the
 # weights, so the GPT is measured with the same shape and a context of 1,024.
 
+# %% [markdown]
+# *Predict before you run:* as the generated text gets longer, which of the three states
+# grows, and how fast? The next cell measures the bytes at several lengths and asserts the
+# formula for each model.
+
 # %%
 def state_bytes(state):
     """Bytes of every tensor inside a generation state (tensors, tuples, lists, dataclasses)."""
@@ -234,6 +239,11 @@ print(f"a 7B model in 16-bit floats: {per_token_7b / 2**20:.2f} MiB per token "
 # offset of the test stream, so every position scores the same characters. Position 0 is
 # what a bigram knows; a curve that is still falling at position t means the model profits from the t-th
 # character back.
+
+# %% [markdown]
+# *Predict before you run:* will the loss at position 0 be higher or lower than the mean
+# loss from position 16 on, and by how much? The next cell draws the curves and asserts,
+# for each model, that the later positions are predicted far better than the first.
 
 # %%
 @torch.no_grad()
@@ -618,6 +628,7 @@ def speculative_streams(k, use_cache=True):
     return [stream for stream, _ in runs], SpeculativeStats(**totals)
 
 
+# %%
 plain_seconds = {use_cache: best_time(lambda: plain_streams(use_cache))[1] for use_cache in (True, False)}
 measured = {k: best_time(lambda: speculative_streams(k)) for k in (1, 2, 4, 8)}  # k -> ((streams, stats), seconds)
 (full_pass_streams, _), full_pass_seconds = best_time(lambda: speculative_streams(4, use_cache=False))

@@ -61,3 +61,36 @@ def test_block_diagram_draws_every_stage_and_checks_residuals():
     with pytest.raises(ValueError, match="residual"):
         draw_block_diagram(ax, ["a", "b"], residuals=[(1, 3)])
     plt.close(fig)
+
+
+def test_lstm_cell_draws_four_gates():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from arcourse.plotting import draw_lstm_cell
+
+    fig, ax = plt.subplots()
+    draw_lstm_cell(ax)
+    labels = [t.get_text() for t in ax.texts]
+    assert len(ax.patches) == 4 + 1                         # four gate layers and the tanh on the cell
+    assert sum("σ" in label for label in labels) == 3 and labels.count("×") == 3 and labels.count("+") == 1
+    plt.close(fig)
+
+
+def test_gated_stacks_draw_both_stacks_and_check_kernel_size():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from arcourse.plotting import draw_gated_stacks
+
+    fig, ax = plt.subplots()
+    draw_gated_stacks(ax, kernel_size=5)
+    labels = [t.get_text() for t in ax.texts]
+    assert "vertical stack" in labels and "horizontal stack" in labels
+    assert any("3×5" in label for label in labels) and any("1×5" in label for label in labels)
+    for bad in (4, 0, True, 3.0):
+        with pytest.raises(ValueError, match="kernel_size must be"):
+            draw_gated_stacks(ax, kernel_size=bad)
+    plt.close(fig)
