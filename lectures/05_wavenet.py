@@ -64,7 +64,7 @@ from arcourse import (
 )
 from arcourse.data import SAMPLE_RATE, audio_batches, synthetic_music, tone
 from arcourse.decoding import generate
-from arcourse.models import CausalConv1d, WaveNet, WaveNetConfig, input_gradient, receptive_field
+from arcourse.models import BigramConfig, BigramLM, CausalConv1d, WaveNet, WaveNetConfig, input_gradient, receptive_field
 
 device = get_device()
 if device.type == "cpu":
@@ -390,10 +390,8 @@ def bits_per_sample(probs):
 
 marginal = torch.bincount(train_q.flatten(), minlength=256).double() + 1
 marginal /= marginal.sum()
-pairs = torch.zeros(256, 256, dtype=torch.float64)
-pairs.index_put_((train_q[:, :-1].flatten(), train_q[:, 1:].flatten()),
-                 torch.ones(train_q[:, 1:].numel(), dtype=torch.float64), accumulate=True)
-bigram = (pairs + 1) / (pairs + 1).sum(dim=1, keepdim=True)
+table = BigramLM(BigramConfig.small(vocab_size=256)).double().fit([(train_q[:, :-1], train_q[:, 1:])])
+bigram = table.table.detach().exp()  # (256, 256) add-one smoothed p(x_t | x_{t-1})
 
 marginal_bits = bits_per_sample(marginal[test_q[:, 1:]])
 bigram_bits = bits_per_sample(bigram[test_q[:, :-1], test_q[:, 1:]])
@@ -413,7 +411,7 @@ print(f"marginal histogram: {marginal_bits:.2f} bits/sample   previous-sample ta
 # output head sums all skips: ReLU → 1×1 → ReLU → 1×1 → logits over 256 levels.
 
 # %%
-class GatedLayer(nn.Module):
+class GatedLayerByHand(nn.Module):
     def __init__(self, channels, skip_channels, dilation, n_conditions, kernel_size=2):
         super().__init__()
         self.dilation, self.pad = dilation, (kernel_size - 1) * dilation
@@ -430,7 +428,7 @@ class GatedLayer(nn.Module):
         return x + self.residual(a), self.skip(a)  # (B, C, T), (B, S, T)
 
 
-ours = GatedLayer(config.residual_channels, config.skip_channels, dilation=4, n_conditions=2).to(device)
+ours = GatedLayerByHand(config.residual_channels, config.skip_channels, dilation=4, n_conditions=2).to(device)
 theirs = model.layers[2]  # the library layer with dilation 4
 ours.load_state_dict({k.replace("conv.", "filter_and_gate."): v for k, v in theirs.state_dict().items()})
 h = torch.randn(2, config.residual_channels, 50, device=device)

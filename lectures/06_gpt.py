@@ -382,7 +382,7 @@ test_batches = list(NameBatches(test_names, tok, 512, shuffle=False))
 
 # %%
 start = time.perf_counter()
-bigram = BigramLM(BigramConfig.laplace(tok.vocab_size)).fit(NameBatches(train_names, tok, 512, shuffle=False))
+bigram = BigramLM(BigramConfig.small(vocab_size=tok.vocab_size)).fit(NameBatches(train_names, tok, 512, shuffle=False))
 bigram_seconds = time.perf_counter() - start
 bigram_test = evaluate(bigram, test_batches)
 print(f"bigram test NLL: {bigram_test:.3f} nats/char (uniform would be log 27 = {math.log(27):.3f})")

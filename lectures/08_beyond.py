@@ -769,7 +769,7 @@ test_batch = [(test_x[None, :-1], test_x[None, 1:])]  # the whole test series in
 models = {}
 for head in ("gaussian", "student_t"):
     seed_everything(0)
-    models[head] = ContinuousAR(ContinuousARConfig.small(head)).to(device)
+    models[head] = ContinuousAR(ContinuousARConfig.small(head=head)).to(device)
     train(models[head], series_batches(train_x, 128, 32, seed=0), 150, lr=5e-3, schedule="cosine",
           loss_fn=series_loss, description=head)
 

@@ -1,6 +1,7 @@
 """Small sequence models for the decoding and widget tests (random weights, seeded)."""
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -48,3 +49,9 @@ class FullOnly(nn.Module):
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         return self.inner(idx)
+
+
+@pytest.fixture(scope="module")
+def lm():
+    """The shared model of the generate and search tests."""
+    return TinyLM(vocab_size=6, hidden=12, seed=3, sharpness=1.0)

@@ -116,7 +116,7 @@ def test_heads_map_raw_outputs_to_valid_parameters():
 @pytest.mark.parametrize("head, fields", [("gaussian", 2), ("student_t", 3)])
 def test_model_shapes_and_causal_window(head, fields):
     torch.manual_seed(0)
-    config = ContinuousARConfig.tiny(head)
+    config = ContinuousARConfig.tiny(head=head)
     model = ContinuousAR(config)
     x = torch.randn(3, 20, requires_grad=True)
     out = model(x)
@@ -221,7 +221,7 @@ def test_student_t_model_learns_garch_data_beyond_linear_ar(one_thread):
     seed_everything(0)
     process = GarchProcess()
     train_x, test_x = process.sample(8_000, seed=0).values, process.sample(8_000, seed=1).values
-    model = ContinuousAR(ContinuousARConfig.tiny("student_t"))
+    model = ContinuousAR(ContinuousARConfig.tiny(head="student_t"))
     skip = model.context_len - 1
 
     def loss_fn(m, batch):

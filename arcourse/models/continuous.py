@@ -230,14 +230,16 @@ class ContinuousARConfig:
             raise ValueError(f"ContinuousARConfig needs min_df > 0, got min_df={self.min_df!r}")
 
     @classmethod
-    def tiny(cls, head: str = "gaussian") -> "ContinuousARConfig":
-        """For tests: a window of 8 and one hidden layer of 16 units."""
-        return cls(context_len=8, d_hidden=16, n_layers=1, head=head)
+    def tiny(cls, **overrides) -> "ContinuousARConfig":
+        """For tests: a window of 8 and one hidden layer of 16 units. Any field (head=...)
+        can be given as a keyword."""
+        return cls(**{"context_len": 8, "d_hidden": 16, "n_layers": 1, **overrides})
 
     @classmethod
-    def small(cls, head: str = "gaussian") -> "ContinuousARConfig":
-        """For the lecture: a window of 32 and one hidden layer of 32 units (~2k parameters)."""
-        return cls(context_len=32, d_hidden=32, n_layers=1, head=head)
+    def small(cls, **overrides) -> "ContinuousARConfig":
+        """For the lecture: a window of 32 and one hidden layer of 32 units (~2k parameters).
+        Any field (head=...) can be given as a keyword."""
+        return cls(**{"context_len": 32, "d_hidden": 32, "n_layers": 1, **overrides})
 
 
 class CausalWindow(nn.Module):

@@ -13,9 +13,8 @@ import math
 import numpy as np
 import torch
 
-from arcourse.decoding import Temperature
+from arcourse.decoding import Temperature, complete_images
 from arcourse.device import make_generator
-from arcourse.models import complete_images
 from arcourse.widgets._common import check_int, figure, observe_all, png, readout_box, show_readout, slider_style
 
 
@@ -82,7 +81,7 @@ class PixelPanel:
         known = torch.zeros(H, W, dtype=torch.bool, device=device)
         known[:rows] = True
         self.completions = complete_images(self.model, image.expand(self.n_samples, -1, -1, -1), known,
-                                           temperature=temperature.temperature,
+                                           processors=[temperature],
                                            generator=make_generator(self.seed, device))[:, 0].cpu().numpy()
         logits = self.model(image)[0, 0]                                     # (H, W, K)
         self.levels = int(logits.shape[-1])

@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from arcourse.decoding import Temperature
+from arcourse.data.audio import mu_law_decode
+from arcourse.decoding import Temperature, generate
 from arcourse.device import make_generator
-from arcourse.models import WaveNet, WaveNetConfig, generate_fast, input_gradient
-from arcourse.mu_law import mu_law_decode
+from arcourse.models import WaveNet, WaveNetConfig, input_gradient
 from arcourse.widgets._common import check_int, check_positive, figure, observe_all, png, readout_box, show_readout, slider_style
 
 AFTER = 8  # inputs drawn after the output, where the gradient must be zero
@@ -88,7 +88,7 @@ class ReceptiveFieldPanel:
 
     def update(self, change=None) -> None:
         """Build the WaveNet the sliders describe and measure its receptive field from its gradients."""
-        self.config = WaveNetConfig(n_classes=16, residual_channels=8, skip_channels=8,
+        self.config = WaveNetConfig(vocab_size=16, residual_channels=8, skip_channels=8,
                                     kernel_size=self.kernel_size.value, layers_per_stack=self.layers.value,
                                     n_stacks=self.stacks.value)
         torch.manual_seed(self.seed)  # the same untrained weights for the same sliders
@@ -128,11 +128,11 @@ class ReceptiveFieldPanel:
         model = self.audio_model
         device = next(model.parameters()).device
         n = int(self.seconds * self.sample_rate)
-        silence = torch.full((1, 1), model.config.n_classes // 2, dtype=torch.long, device=device)
+        silence = torch.full((1, 1), model.config.vocab_size // 2, dtype=torch.long, device=device)
         condition = None if self.instrument.value is None else torch.tensor([self.instrument.value], device=device)
-        ids = generate_fast(model, silence, n, condition=condition, processors=[Temperature(self.temperature.value)],
-                            generator=make_generator(self.seed, device))[0, 1:]
-        self.audio = np.asarray(mu_law_decode(ids.cpu(), levels=model.config.n_classes), dtype=np.float64)
+        ids = generate(model, silence, n, condition=condition, processors=[Temperature(self.temperature.value)],
+                       generator=make_generator(self.seed, device))[0, 1:]
+        self.audio = np.asarray(mu_law_decode(ids.cpu(), levels=model.config.vocab_size), dtype=np.float64)
         self.player.value = Audio(self.audio, rate=self.sample_rate, normalize=False).data
         self.audio_box.value = (f"{n} samples ({self.seconds:g} s at {self.sample_rate} Hz) from the trained WaveNet, "
                                 f"RMS {np.sqrt(np.mean(self.audio ** 2)):.3f}")

@@ -16,7 +16,7 @@ import torch
 
 from arcourse.decoding import generate
 from arcourse.device import make_generator
-from arcourse.speculative import SpeculativeStats, speculative_generate
+from arcourse.decoding import SpeculativeStats, speculative_generate
 from arcourse.widgets._common import check_int, figure, observe_all, png, readout_box, show_readout, slider_style
 
 

@@ -3,6 +3,7 @@ import itertools
 import math
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from arcourse.grading.api import check_close, points, question
 from arcourse.metrics import nll
 from arcourse.metrics import log_likelihood
-from arcourse.models import GatedPixelCNN, GatedPixelCNNConfig, MaskedConv2d, pixelcnn_mask
+from arcourse.models import GatedPixelCNN, GatedPixelCNNConfig, MaskedConv2d, pixel_input_gradient, pixelcnn_mask
 
 FEW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -49,14 +50,9 @@ class TestMakeMask:
         shapes = [(3, "A", C, hidden), (3, "B", hidden, hidden), (1, "B", hidden, C)]
         weights = [torch.randn(o, i, k, k, generator=gen) * _mask(student, k, kind, i, o, C)
                    for k, kind, i, o in shapes]
-        x = torch.randn(8, C, H, W, generator=gen, requires_grad=True)
+        network = _MaskedStack(weights)
         for c, i, j in [(0, 2, 2), (1, 2, 2), (2, 2, 2), (0, 0, 0), (2, 4, 1)]:
-            h = x
-            for n, w in enumerate(weights):
-                h = F.conv2d(h, w, padding=w.shape[-1] // 2)
-                h = torch.tanh(h) if n < len(weights) - 1 else h
-            (grad,) = torch.autograd.grad(h[:, c, i, j].sum(), x)
-            grad = grad.abs().sum(0)                                          # (C, H, W)
+            grad = pixel_input_gradient(network, (C, H, W), c, i, j, n_images=8)  # (C, H, W)
             pixel = torch.arange(H * W).view(1, H, W)
             later = (pixel > i * W + j) | ((pixel == i * W + j) & (torch.arange(C).view(C, 1, 1) >= c))
             if grad[later].max() > 0:
@@ -65,6 +61,24 @@ class TestMakeMask:
                                      f"after it, e.g. (colour, row, col) in {where}")
             if (c, i, j) != (0, 0, 0) and grad[~later].max() == 0:
                 raise AssertionError(f"output (colour {c}, row {i}, col {j}) sees none of the earlier sub-pixels")
+
+
+class _MaskedStack(nn.Module):
+    """Masked convolutions with tanh between them, shaped as a pixel model for
+    `pixel_input_gradient`: (B, C, H, W) -> (B, C, H, W, 1). Inputs in [0, 1] (vocab_size 2)."""
+
+    vocab_size = 2
+
+    def __init__(self, weights):
+        super().__init__()
+        self.weights = nn.ParameterList(weights)
+
+    def forward(self, x):
+        h = x
+        for n, w in enumerate(self.weights):
+            h = F.conv2d(h, w, padding=w.shape[-1] // 2)
+            h = torch.tanh(h) if n < len(self.weights) - 1 else h
+        return h.unsqueeze(-1)                                                # (B, C, H, W, 1)
 
 
 @question("image_bits_per_dim", "bits per dimension of each image from logits",

@@ -1,10 +1,9 @@
-"""Tests of arcourse.decoding: processor properties, validation, generate, beam search."""
+"""Tests of arcourse.decoding.processors: processor properties and validation, sampling."""
 import math
 
 import numpy as np
 import pytest
 import torch
-from decoding_helpers import FullOnly, TinyLM
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -12,20 +11,13 @@ from hypothesis.extra.numpy import arrays
 from arcourse import make_generator
 from arcourse.grading.strategies import logit_batches
 from arcourse.decoding import (
-    MAX_EXHAUSTIVE,
     MinP,
     RepetitionPenalty,
     Temperature,
     TopK,
     TopP,
     apply_processors,
-    beam_search,
-    exhaustive_search,
-    generate,
-    length_normalised,
-    next_token_logits,
     sample_tokens,
-    sequence_log_probs,
 )
 
 INF = float("inf")
@@ -54,6 +46,7 @@ def check_truncation(out, logits):
     assert finite(out).any(dim=1).all()
     assert torch.equal(out.argmax(dim=1), logits.argmax(dim=1))
     return kept & finite(logits)
+
 
 
 # --- processors -------------------------------------------------------------------------
@@ -263,202 +256,3 @@ def test_sampling_follows_the_distribution_exactly():
     # a truncated distribution never draws a dropped token
     draws = sample_tokens(apply_processors(logits, [TopK(2)]), generator=make_generator(1))
     assert set(draws.tolist()) == {0, 1}
-
-
-# --- generate ----------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def lm():
-    return TinyLM(vocab_size=6, hidden=12, seed=3, sharpness=1.0)
-
-
-@pytest.mark.parametrize("greedy", [True, False])
-def test_generate_cache_equals_recompute(lm, greedy):
-    prompt = torch.tensor([[0, 1], [0, 2], [0, 3]])
-    a = generate(lm, prompt, 8, greedy=greedy, generator=make_generator(5))
-    b = generate(FullOnly(lm), prompt, 8, greedy=greedy, generator=make_generator(5))
-    c = generate(lm, prompt, 8, greedy=greedy, generator=make_generator(5), use_cache=False)
-    assert a.shape == (3, 10) and torch.equal(a, b) and torch.equal(a, c)
-    assert torch.equal(a[:, :2], prompt)
-
-
-def test_generate_is_seeded_and_batched(lm):
-    prompt = torch.zeros(16, 1, dtype=torch.long)
-    a = generate(lm, prompt, 10, processors=[TopP(0.9)], generator=make_generator(7))
-    b = generate(lm, prompt, 10, processors=[TopP(0.9)], generator=make_generator(7))
-    c = generate(lm, prompt, 10, processors=[TopP(0.9)], generator=make_generator(8))
-    assert torch.equal(a, b) and not torch.equal(a, c)
-    assert len({tuple(r) for r in a.tolist()}) > 1  # the rows are separate samples
-    # greedy decoding of a batch equals decoding each row alone
-    prompts = torch.tensor([[0, 1], [2, 2], [5, 4]])
-    batched = generate(lm, prompts, 6, greedy=True)
-    for row, out in zip(prompts, batched):
-        assert torch.equal(generate(lm, row, 6, greedy=True), out)
-
-
-def test_generate_one_dimensional_prompt_and_zero_tokens(lm):
-    assert generate(lm, [0, 1], 5, greedy=True).shape == (7,)
-    assert torch.equal(generate(lm, torch.tensor([[0, 1]]), 0), torch.tensor([[0, 1]]))
-
-
-def test_generate_stops_at_eos(lm):
-    eos = 0
-    out = generate(lm, torch.zeros(32, 1, dtype=torch.long), 30, eos_id=eos, generator=make_generator(0))
-    new = out[:, 1:]
-    assert out.shape[1] <= 31
-    for row in new.tolist():
-        if eos in row:
-            first = row.index(eos)
-            assert all(t == eos for t in row[first:]), "tokens after eos must be eos padding"
-    # generation ended because every row finished, or the limit was reached
-    assert (new == eos).any(dim=1).all() or out.shape[1] == 31
-
-
-def test_generate_with_history_processor_matches_a_manual_loop(lm):
-    procs = [RepetitionPenalty(3.0), Temperature(0.7)]
-    prompt = torch.tensor([[0, 1, 1]])
-    out = generate(lm, prompt, 6, processors=procs, generator=make_generator(2))
-    seq, gen = prompt, make_generator(2)
-    for _ in range(6):
-        logits = apply_processors(next_token_logits(lm, seq), procs, history=seq)
-        seq = torch.cat([seq, sample_tokens(logits, generator=gen)[:, None]], dim=1)
-    assert torch.equal(out, seq)
-
-
-def test_temperature_to_zero_is_greedy(lm):
-    prompt = torch.zeros(8, 1, dtype=torch.long)
-    cold = generate(lm, prompt, 12, processors=[Temperature(1e-4)], generator=make_generator(0))
-    assert torch.equal(cold, generate(lm, prompt, 12, greedy=True))
-
-
-def test_generate_respects_context_len_and_training_mode():
-    class Windowed(torch.nn.Module):
-        context_len = 3
-
-        def __init__(self):
-            super().__init__()
-            self.inner = TinyLM(vocab_size=4, seed=1)
-
-        def forward(self, idx):
-            assert idx.shape[1] <= self.context_len, "saw more than context_len tokens"
-            return self.inner(idx)
-
-    model = Windowed().train()
-    out = generate(model, torch.tensor([[0, 1]]), 6, greedy=True)
-    assert out.shape == (1, 8) and model.training
-
-
-@pytest.mark.parametrize("kwargs, message, error", [
-    (dict(max_new_tokens=-1), "max_new_tokens", ValueError),
-    (dict(max_new_tokens=2.0), "max_new_tokens", TypeError),
-    (dict(eos_id=6), "eos_id", ValueError),
-    (dict(eos_id=-1), "eos_id", ValueError),
-    (dict(prompt=torch.zeros(1, 0, dtype=torch.long)), "prompt", ValueError),
-    (dict(prompt=torch.zeros(1, 2, 2, dtype=torch.long)), "prompt", ValueError),
-    (dict(prompt=torch.zeros(1, 2)), "prompt", TypeError),
-])
-def test_generate_rejects_bad_arguments(lm, kwargs, message, error):
-    args = dict(prompt=torch.tensor([[0]]), max_new_tokens=3) | kwargs
-    with pytest.raises(error, match=message):
-        generate(lm, args.pop("prompt"), args.pop("max_new_tokens"), **args)
-    with pytest.raises(TypeError, match="callables"):
-        generate(lm, [0], 3, processors=[None])
-
-
-# --- scoring and search -----------------------------------------------------------------
-
-def test_sequence_log_probs_by_the_chain_rule(lm):
-    tokens = torch.tensor([[0, 1, 2, 0, 3], [0, 4, 4, 5, 1]])
-    lp, length = sequence_log_probs(lm, tokens, 1, eos_id=0)
-    want = []
-    for row in tokens:
-        total, t = 0.0, 1
-        while t < len(row):
-            total += next_token_logits(lm, row[:t]).log_softmax(-1)[row[t]].item()
-            if row[t] == 0:
-                break
-            t += 1
-        want.append(total)
-    torch.testing.assert_close(lp, torch.tensor(want))
-    assert length.tolist() == [3, 4]
-    lp_all, length_all = sequence_log_probs(lm, tokens, 2)
-    assert length_all.tolist() == [3, 3]
-    with pytest.raises(ValueError, match="prompt_len"):
-        sequence_log_probs(lm, tokens, 0)
-
-
-def test_length_normalised():
-    lp, n = torch.tensor([-6.0, -6.0]), torch.tensor([2, 3])
-    torch.testing.assert_close(length_normalised(lp, n, 1.0), torch.tensor([-3.0, -2.0]))
-    torch.testing.assert_close(length_normalised(lp, n, 0.0), lp)
-
-
-def greedy_score(model, prompt, n, eos_id, alpha):
-    out = generate(model, prompt, n, greedy=True, eos_id=eos_id)
-    lp, length = sequence_log_probs(model, out, prompt.shape[1], eos_id=eos_id)
-    return length_normalised(lp, length, alpha)
-
-
-@pytest.mark.parametrize("eos_id, alpha", [(None, 1.0), (0, 0.0), (0, 1.0), (0, 2.0)])
-@pytest.mark.parametrize("seed", range(4))
-def test_beam_search_against_brute_force(seed, eos_id, alpha):
-    model = TinyLM(vocab_size=4, hidden=8, seed=seed, sharpness=2.0)
-    prompt, n = torch.tensor([[1], [2], [3, ]]), 4
-    exact = exhaustive_search(model, prompt, n, eos_id=eos_id, length_penalty=alpha)
-    greedy = greedy_score(model, prompt, n, eos_id, alpha)
-    for width in (1, 2, 3, 8):
-        beam = beam_search(model, prompt, n, beam_width=width, eos_id=eos_id, length_penalty=alpha)
-        assert (beam.score <= exact.score + 1e-5).all(), "beam search beat the exact optimum"
-        assert (beam.score >= greedy - 1e-5).all() or width > 1
-        lp, length = sequence_log_probs(model, beam.tokens, 1, eos_id=eos_id)
-        torch.testing.assert_close(lp, beam.log_prob)
-        assert torch.equal(length, beam.length)
-    # a beam as wide as every possible live prefix is exhaustive
-    wide = beam_search(model, prompt, n, beam_width=4 ** (n - 1), eos_id=eos_id, length_penalty=alpha)
-    torch.testing.assert_close(wide.score, exact.score)
-    assert torch.equal(wide.tokens, exact.tokens)
-
-
-def test_beam_width_one_is_greedy_without_eos(lm):
-    prompt = torch.tensor([[0, 1], [0, 3]])
-    beam = beam_search(lm, prompt, 7, beam_width=1)
-    assert torch.equal(beam.tokens, generate(lm, prompt, 7, greedy=True))
-
-
-def test_beam_search_batched_equals_one_at_a_time(lm):
-    prompts = torch.tensor([[0, 1], [0, 2], [3, 3]])
-    batched = beam_search(lm, prompts, 6, beam_width=3, eos_id=0)
-    for b, row in enumerate(prompts):
-        alone = beam_search(lm, row, 6, beam_width=3, eos_id=0)
-        assert alone.tokens.ndim == 1
-        assert torch.equal(alone.tokens, batched.tokens[b, : len(alone.tokens)])
-        assert (batched.tokens[b, len(alone.tokens):] == 0).all()  # eos padding
-        torch.testing.assert_close(alone.score, batched.score[b])
-
-
-def test_length_penalty_changes_the_preferred_length():
-    """Raw log-probability favours short hypotheses; dividing by the length favours longer."""
-    model = TinyLM(vocab_size=4, hidden=8, seed=11, sharpness=1.0)
-    prompt = torch.tensor([[1], [2], [3]])
-    short = exhaustive_search(model, prompt, 5, eos_id=0, length_penalty=0.0)
-    long = exhaustive_search(model, prompt, 5, eos_id=0, length_penalty=2.0)
-    assert (long.length >= short.length).all() and (long.length > short.length).any()
-
-
-@pytest.mark.parametrize("kwargs, message, error", [
-    (dict(beam_width=0), "beam_width", ValueError),
-    (dict(beam_width=1.5), "beam_width", TypeError),
-    (dict(max_new_tokens=0), "max_new_tokens", ValueError),
-    (dict(length_penalty=float("nan")), "length_penalty", ValueError),
-    (dict(eos_id=9), "eos_id", ValueError),
-])
-def test_beam_search_rejects_bad_arguments(lm, kwargs, message, error):
-    args = dict(max_new_tokens=3) | kwargs
-    with pytest.raises(error, match=message):
-        beam_search(lm, [0], args.pop("max_new_tokens"), **args)
-
-
-def test_exhaustive_search_refuses_huge_problems(lm):
-    n = math.ceil(math.log(MAX_EXHAUSTIVE + 1, 6))
-    with pytest.raises(ValueError, match="exhaustive_search"):
-        exhaustive_search(lm, [0], n)
