@@ -12,11 +12,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from arcourse.decoding import Temperature
+from arcourse._checks import check_int, check_number, model_device
+from arcourse.checkpoint import load_checkpoint
+from arcourse.data.audio import SAMPLE_RATE, mu_law_decode
+from arcourse.decoding import Temperature, generate
 from arcourse.device import make_generator
-from arcourse.models import WaveNet, WaveNetConfig, generate_fast, input_gradient
-from arcourse.mu_law import mu_law_decode
-from arcourse.widgets._common import check_int, check_positive, figure, observe_all, png, readout_box, show_readout, slider_style
+from arcourse.models import WaveNet, WaveNetConfig, input_gradient
+from arcourse.widgets._common import figure, import_widgets, observe_all, png, readout_box, show_readout, slider_style
 
 AFTER = 8  # inputs drawn after the output, where the gradient must be zero
 
@@ -37,15 +39,15 @@ class ReceptiveFieldPanel:
     """
 
     def __init__(self, *, layers: int = 4, stacks: int = 1, kernel_size: int = 2,
-                 audio_model: WaveNet | None = None, instruments: tuple[str, ...] = (), sample_rate: int = 8000,
+                 audio_model: WaveNet | None = None, instruments: tuple[str, ...] = (), sample_rate: int = SAMPLE_RATE,
                  seconds: float = 0.25, seed: int = 0):
-        import ipywidgets as widgets  # lazily: the rest of arcourse works without it
+        widgets = import_widgets()  # lazily: the rest of arcourse works without it
 
-        check_int("ReceptiveFieldPanel", "layers", layers, 1, 9)
-        check_int("ReceptiveFieldPanel", "stacks", stacks, 1, 3)
-        check_int("ReceptiveFieldPanel", "kernel_size", kernel_size, 2, 4)
-        check_int("ReceptiveFieldPanel", "sample_rate", sample_rate, 1)
-        check_positive("ReceptiveFieldPanel", "seconds", seconds)
+        check_int("layers", layers, 1, 9, who="ReceptiveFieldPanel")
+        check_int("stacks", stacks, 1, 3, who="ReceptiveFieldPanel")
+        check_int("kernel_size", kernel_size, 2, 4, who="ReceptiveFieldPanel")
+        check_int("sample_rate", sample_rate, 1, who="ReceptiveFieldPanel")
+        check_number("seconds", seconds, 0, low_open=True, who="ReceptiveFieldPanel")
         if audio_model is not None and not isinstance(audio_model, WaveNet):
             raise TypeError(f"ReceptiveFieldPanel needs a WaveNet audio_model, got {type(audio_model).__name__}")
         if audio_model is not None and len(instruments) != audio_model.config.n_conditions:
@@ -79,16 +81,13 @@ class ReceptiveFieldPanel:
 
     @classmethod
     def from_checkpoint(cls, **kwargs) -> "ReceptiveFieldPanel":
-        """The panel with lecture 05's shipped WaveNet (wavenet_music.pt) for the audio."""
-        from arcourse.data import SAMPLE_RATE
-        from arcourse.widgets._checkpoints import wavenet_music
-
-        model, instruments = wavenet_music()
-        return cls(audio_model=model, instruments=instruments, sample_rate=SAMPLE_RATE, **kwargs)
+        """The panel with lecture 05's shipped WaveNet (wavenet_music.pt, at SAMPLE_RATE) for the audio."""
+        shipped = load_checkpoint("wavenet_music")
+        return cls(audio_model=shipped.model, instruments=tuple(shipped.extras["instruments"]), **kwargs)
 
     def update(self, change=None) -> None:
         """Build the WaveNet the sliders describe and measure its receptive field from its gradients."""
-        self.config = WaveNetConfig(n_classes=16, residual_channels=8, skip_channels=8,
+        self.config = WaveNetConfig(vocab_size=16, residual_channels=8, skip_channels=8,
                                     kernel_size=self.kernel_size.value, layers_per_stack=self.layers.value,
                                     n_stacks=self.stacks.value)
         torch.manual_seed(self.seed)  # the same untrained weights for the same sliders
@@ -126,13 +125,13 @@ class ReceptiveFieldPanel:
         from IPython.display import Audio  # its .data is the WAV file of the samples
 
         model = self.audio_model
-        device = next(model.parameters()).device
+        device = model_device(model)
         n = int(self.seconds * self.sample_rate)
-        silence = torch.full((1, 1), model.config.n_classes // 2, dtype=torch.long, device=device)
+        silence = torch.full((1, 1), model.config.vocab_size // 2, dtype=torch.long, device=device)
         condition = None if self.instrument.value is None else torch.tensor([self.instrument.value], device=device)
-        ids = generate_fast(model, silence, n, condition=condition, processors=[Temperature(self.temperature.value)],
-                            generator=make_generator(self.seed, device))[0, 1:]
-        self.audio = np.asarray(mu_law_decode(ids.cpu(), levels=model.config.n_classes), dtype=np.float64)
+        ids = generate(model, silence, n, condition=condition, processors=[Temperature(self.temperature.value)],
+                       generator=make_generator(self.seed, device))[0, 1:]
+        self.audio = np.asarray(mu_law_decode(ids.cpu(), levels=model.config.vocab_size), dtype=np.float64)
         self.player.value = Audio(self.audio, rate=self.sample_rate, normalize=False).data
         self.audio_box.value = (f"{n} samples ({self.seconds:g} s at {self.sample_rate} Hz) from the trained WaveNet, "
                                 f"RMS {np.sqrt(np.mean(self.audio ** 2)):.3f}")
