@@ -20,6 +20,13 @@ def import_widgets() -> ModuleType:
     return require("ipywidgets", "widgets", "the interactive panels")
 
 
+def token_labels(tokenizer, ids=None) -> list[str]:
+    """How a panel prints tokens `ids` (default: the whole vocabulary): characters, with the
+    boundary token as ⏎."""
+    ids = range(tokenizer.vocab_size) if ids is None else ids
+    return ["⏎" if i == tokenizer.boundary_id else tokenizer.itos[i] for i in ids]
+
+
 def figure(width: float, height: float):
     """A matplotlib Figure without pyplot: nothing global, nothing shown twice."""
     from matplotlib.figure import Figure

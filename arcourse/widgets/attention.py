@@ -16,7 +16,8 @@ from arcourse._checks import check_int, eval_mode, model_device
 from arcourse.checkpoint import load_checkpoint
 from arcourse.data import CharTokenizer
 from arcourse.models import GPT
-from arcourse.widgets._common import figure, import_widgets, observe_all, png, readout_box, show_readout, slider_style
+from arcourse.widgets._common import (figure, import_widgets, observe_all, png, readout_box, show_readout, slider_style,
+                                      token_labels)
 
 
 class AttentionPanel:
@@ -77,7 +78,7 @@ class AttentionPanel:
             _, cache = self.model.start(x)
             self.cache_error = self._cache_error(x)
         self.weights = maps[self.layer.value][0, self.head.value].cpu().numpy()  # (T, T)
-        self.labels = ["⏎" if i == self.tokenizer.boundary_id else self.tokenizer.itos[i] for i in ids]
+        self.labels = token_labels(self.tokenizer, ids)
         self.cache_shape = (len(cache.keys), 2, *cache.keys[0].shape[1:])       # (layers, k/v, N, S, D)
         self.cache_floats = int(np.prod(self.cache_shape))
         keys = cache.keys[self.layer.value][0, self.head.value].cpu().numpy()   # (S, D)

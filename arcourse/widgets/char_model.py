@@ -17,7 +17,8 @@ from arcourse.checkpoint import load_checkpoint
 from arcourse.data import CharTokenizer
 from arcourse.decoding import Temperature, generate
 from arcourse.device import make_generator
-from arcourse.widgets._common import figure, import_widgets, observe_all, png, readout_box, show_readout, slider_style
+from arcourse.widgets._common import (figure, import_widgets, observe_all, png, readout_box, show_readout, slider_style,
+                                      token_labels)
 from arcourse.widgets.decoding import next_token_view
 
 
@@ -48,7 +49,7 @@ class CharModelPanel:
             raise TypeError(f"CharModelPanel needs a CharRNN (with .embed and .rnn), got {type(model).__name__}")
         self.model, self.tokenizer = model, tokenizer
         self.n_samples, self.max_new_tokens, self.seed = n_samples, max_new_tokens, seed
-        self.labels = ["⏎" if i == tokenizer.boundary_id else tokenizer.itos[i] for i in range(tokenizer.vocab_size)]
+        self.labels = token_labels(tokenizer)
         self.prefix = widgets.Text(value=prefix, description="prefix", placeholder="start of a name")
         self.temperature = widgets.FloatLogSlider(value=temperature, base=10, min=-1.3, max=0.7, step=0.05,
                                                   description="temperature", readout_format=".2f", **slider_style())

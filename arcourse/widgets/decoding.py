@@ -20,7 +20,7 @@ import torch
 from arcourse._checks import as_prompt, check_int, model_device
 from arcourse.decoding import Processor, apply_processors, generate, next_token_logits, processors_for
 from arcourse.device import make_generator
-from arcourse.widgets._common import figure, import_widgets, png, readout_box, show_readout, slider_style
+from arcourse.widgets._common import figure, import_widgets, png, readout_box, show_readout, slider_style, token_labels
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class DecodingPanel:
         self.model, self.tokenizer = model, tokenizer
         self.n_samples, self.max_new_tokens, self.seed, self.n_bars = n_samples, max_new_tokens, seed, n_bars
         vocab = tokenizer.vocab_size
-        self.labels = ["⏎" if i == tokenizer.boundary_id else tokenizer.itos[i] for i in range(vocab)]
+        self.labels = token_labels(tokenizer)
         slider = slider_style()
         self.temperature = widgets.FloatLogSlider(value=temperature, base=10, min=-1.5, max=0.7, step=0.05,
                                                   description="temperature", readout_format=".2f", **slider)
