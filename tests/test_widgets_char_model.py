@@ -3,15 +3,17 @@ import numpy as np
 import pytest
 import torch
 
+from arcourse.checkpoint import load_checkpoint
+from arcourse.data import CharTokenizer
 from arcourse.widgets import CharModelPanel
-from arcourse.widgets._checkpoints import char_rnn_names
 
 pytest.importorskip("ipywidgets")
 
 
 @pytest.fixture(scope="module")
 def trained():
-    return char_rnn_names()
+    shipped = load_checkpoint("decoding_char_rnn")
+    return shipped.model, CharTokenizer.from_state_dict(shipped.extras["tokenizer"])
 
 
 @pytest.fixture

@@ -24,6 +24,17 @@ def test_panels_never_import_training_code():
             assert not name.startswith(("arcourse.training", "scripts")), f"{path.name} imports {name}"
 
 
+ALLOWED = ("arcourse._checks", "arcourse._extras", "arcourse.device", "arcourse.metrics", "arcourse.data",
+           "arcourse.models", "arcourse.decoding", "arcourse.checkpoint", "arcourse.widgets")  # ARCHITECTURE.md
+
+
+def test_panels_import_only_the_parts_architecture_allows():
+    for path in (PACKAGE / "widgets").glob("*.py"):
+        for name in imported_modules(path):
+            if name.startswith("arcourse"):
+                assert name.startswith(ALLOWED), f"{path.name} imports {name}"
+
+
 def test_models_never_import_widgets():
     for path in (PACKAGE / "models").glob("*.py"):
         assert not any(n.startswith("arcourse.widgets") for n in imported_modules(path)), path.name

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from arcourse.models import log_likelihood
+from arcourse import log_likelihood
 from arcourse.widgets import PixelPanel
 
 pytest.importorskip("ipywidgets")

@@ -2,7 +2,7 @@
 import pytest
 
 from arcourse.device import make_generator
-from arcourse.speculative import speculative_generate
+from arcourse.decoding import speculative_generate
 from arcourse.widgets import SpeculativePanel
 
 pytest.importorskip("ipywidgets")

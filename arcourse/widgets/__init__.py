@@ -21,7 +21,7 @@ with no browser. Show a panel with `panel.widget`.
 from arcourse.widgets.attention import AttentionPanel
 from arcourse.widgets.chain_rule import ChainRulePanel, Conditional, default_joint, factorise
 from arcourse.widgets.char_model import CharModelPanel
-from arcourse.widgets.decoding import DecodingPanel, NextTokenView, next_token_view, processors_for
+from arcourse.widgets.decoding import DecodingPanel, NextTokenView, next_token_view
 from arcourse.widgets.information import InformationPanel
 from arcourse.widgets.pixels import PixelPanel
 from arcourse.widgets.receptive_field import ReceptiveFieldPanel
@@ -41,5 +41,4 @@ __all__ = [
     "default_joint",
     "factorise",
     "next_token_view",
-    "processors_for",
 ]

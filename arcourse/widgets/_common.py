@@ -1,31 +1,30 @@
-"""What every panel shares: argument checks, figures rendered to PNG, the readout box.
+"""What every panel shares: the lazy ipywidgets import, figures rendered to PNG, the readout box.
 
 A panel keeps its state in plain attributes and shows it through ipywidgets; this module
-holds the few pieces all of them need, so no panel grows its own copy.
+holds the few pieces all of them need, so no panel grows its own copy. (Argument checks,
+the model's device and eval mode come from `arcourse._checks`, like everywhere else.)
 """
 from __future__ import annotations
 
 import html
 import io
-import math
+from types import ModuleType
 from typing import Callable
 
-
-def check_int(who: str, name: str, value, low: int, high: int | None = None) -> None:
-    """ValueError unless `value` is an int in [low, high] (TypeError for a non-int)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{who} needs an int {name}, got {name}={value!r}")
-    if value < low or (high is not None and value > high):
-        bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{who} needs {name} {bounds}, got {name}={value!r}")
+from arcourse._extras import require
 
 
-def check_positive(who: str, name: str, value) -> None:
-    """ValueError unless `value` is a finite number > 0 (TypeError for a non-number)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{who} needs a number {name}, got {name}={value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{who} needs a finite {name} > 0, got {name}={value!r}")
+def import_widgets() -> ModuleType:
+    """ipywidgets, imported when a panel is built (the rest of arcourse works without it), or
+    an ImportError naming the extra that installs it."""
+    return require("ipywidgets", "widgets", "the interactive panels")
+
+
+def token_labels(tokenizer, ids=None) -> list[str]:
+    """How a panel prints tokens `ids` (default: the whole vocabulary): characters, with the
+    boundary token as ⏎."""
+    ids = range(tokenizer.vocab_size) if ids is None else ids
+    return ["⏎" if i == tokenizer.boundary_id else tokenizer.itos[i] for i in ids]
 
 
 def figure(width: float, height: float):

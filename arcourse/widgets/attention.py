@@ -12,8 +12,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from arcourse._checks import check_int, eval_mode, model_device
+from arcourse.checkpoint import load_checkpoint
+from arcourse.data import CharTokenizer
 from arcourse.models import GPT
-from arcourse.widgets._common import figure, observe_all, png, readout_box, show_readout, slider_style
+from arcourse.widgets._common import (figure, import_widgets, observe_all, png, readout_box, show_readout, slider_style,
+                                      token_labels)
 
 
 class AttentionPanel:
@@ -31,14 +35,13 @@ class AttentionPanel:
     """
 
     def __init__(self, model: GPT, tokenizer, *, text: str = "emma.olivia", layer: int = 0, head: int = 0):
-        import ipywidgets as widgets  # lazily: the rest of arcourse works without it
+        widgets = import_widgets()  # lazily: the rest of arcourse works without it
 
         if not isinstance(model, GPT):
             raise TypeError(f"AttentionPanel needs a GPT, got {type(model).__name__}")
         cfg = model.config
-        for name, value, n in (("layer", layer, cfg.n_layers), ("head", head, cfg.n_heads)):
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < n:
-                raise ValueError(f"AttentionPanel needs an int {name} in [0, {n - 1}], got {name}={value!r}")
+        check_int("layer", layer, 0, cfg.n_layers - 1, who="AttentionPanel")
+        check_int("head", head, 0, cfg.n_heads - 1, who="AttentionPanel")
         self.model, self.tokenizer = model, tokenizer
         self.text = widgets.Text(value=text, description="string", placeholder="names, '.' between them")
         self.layer = widgets.IntSlider(value=layer, min=0, max=cfg.n_layers - 1, description="layer", **slider_style())
@@ -54,10 +57,8 @@ class AttentionPanel:
     @classmethod
     def from_checkpoint(cls, name: str = "gpt", **kwargs) -> "AttentionPanel":
         """The panel on a GPT of lecture 08's shipped checkpoint (names; "gpt" has 2 layers of 4 heads)."""
-        from arcourse.widgets._checkpoints import lecture08_models
-
-        models, _, tokenizer = lecture08_models()
-        return cls(models[name], tokenizer, **kwargs)
+        shipped = load_checkpoint("lecture08_models")
+        return cls(shipped.models[name], CharTokenizer.from_state_dict(shipped.extras["tokenizer"]), **kwargs)
 
     @torch.no_grad()
     def update(self, change=None) -> None:
@@ -70,15 +71,16 @@ class AttentionPanel:
             show_readout(self.readout_box, self.readout)
             return
         ids = ids[-self.model.context_len:]
-        device = next(self.model.parameters()).device
+        device = model_device(self.model)
         x = torch.tensor([ids], device=device)                                  # (1, T)
-        maps = self.model.attention_maps(x)                                     # layers x (1, N, T, T)
+        with eval_mode(self.model):  # the trained model's attention, dropout off
+            maps = self.model.attention_maps(x)                                 # layers x (1, N, T, T)
+            _, cache = self.model.start(x)
+            self.cache_error = self._cache_error(x)
         self.weights = maps[self.layer.value][0, self.head.value].cpu().numpy()  # (T, T)
-        self.labels = ["⏎" if i == self.tokenizer.boundary_id else self.tokenizer.itos[i] for i in ids]
-        _, cache = self.model.start(x)
+        self.labels = token_labels(self.tokenizer, ids)
         self.cache_shape = (len(cache.keys), 2, *cache.keys[0].shape[1:])       # (layers, k/v, N, S, D)
         self.cache_floats = int(np.prod(self.cache_shape))
-        self.cache_error = self._cache_error(x)
         keys = cache.keys[self.layer.value][0, self.head.value].cpu().numpy()   # (S, D)
         self.chart.value = self._chart(keys)
         L, _, N, S, D = self.cache_shape

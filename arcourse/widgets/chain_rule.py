@@ -15,14 +15,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from arcourse.widgets._common import check_int, figure, observe_all, png, readout_box, show_readout, slider_style
+from arcourse._checks import check_int
+from arcourse.widgets._common import figure, import_widgets, observe_all, png, readout_box, show_readout, slider_style
 
 
 def default_joint(sizes: tuple[int, ...] = (2, 3, 4), seed: int = 0) -> np.ndarray:
     """A joint distribution over len(sizes) variables with no independences: a seeded
     Dirichlet draw over all prod(sizes) outcomes, shape `sizes`."""
     for i, k in enumerate(sizes):
-        check_int("default_joint", f"sizes[{i}]", k, 2)
+        check_int(f"sizes[{i}]", k, 2, who="default_joint")
     rng = np.random.default_rng(seed)
     return rng.dirichlet(np.ones(int(np.prod(sizes)))).reshape(sizes)
 
@@ -55,7 +56,7 @@ def factorise(joint: np.ndarray, order: tuple[int, ...], context: int | None = N
     if sorted(order) != list(range(n)):
         raise ValueError(f"order must be a permutation of 0..{n - 1}, got order={order!r}")
     context = n - 1 if context is None else context
-    check_int("factorise", "context", context, 0, n - 1)
+    check_int("context", context, 0, n - 1, who="factorise")
     factors, rebuilt = [], np.ones_like(joint)
     for i, var in enumerate(order):
         ctx = tuple(order[max(0, i - context):i])
@@ -104,7 +105,7 @@ class ChainRulePanel:
 
     def __init__(self, joint: np.ndarray | None = None, *, names: list[str] | None = None,
                  context: int | None = None):
-        import ipywidgets as widgets  # lazily: the rest of arcourse works without it
+        widgets = import_widgets()  # lazily: the rest of arcourse works without it
 
         joint = default_joint() if joint is None else joint
         if not isinstance(joint, np.ndarray):
@@ -118,7 +119,7 @@ class ChainRulePanel:
         if len(names) != n:
             raise ValueError(f"ChainRulePanel needs {n} names, got {len(names)}")
         context = n - 1 if context is None else context
-        check_int("ChainRulePanel", "context", context, 0, n - 1)
+        check_int("context", context, 0, n - 1, who="ChainRulePanel")
         self.joint, self.names = joint.astype(np.float64), names
         orders = list(itertools.permutations(range(n)))
         self.order = widgets.Dropdown(options=[(_order_label(o, names), o) for o in orders], value=orders[0],

@@ -12,9 +12,13 @@ import html
 import numpy as np
 import torch
 
+from arcourse._checks import check_int, eval_mode, model_device
+from arcourse.checkpoint import load_checkpoint
+from arcourse.data import CharTokenizer
 from arcourse.decoding import Temperature, generate
 from arcourse.device import make_generator
-from arcourse.widgets._common import check_int, figure, observe_all, png, readout_box, show_readout, slider_style
+from arcourse.widgets._common import (figure, import_widgets, observe_all, png, readout_box, show_readout, slider_style,
+                                      token_labels)
 from arcourse.widgets.decoding import next_token_view
 
 
@@ -36,16 +40,16 @@ class CharModelPanel:
 
     def __init__(self, model: torch.nn.Module, tokenizer, *, prefix: str = "ma", temperature: float = 1.0,
                  n_samples: int = 6, max_new_tokens: int = 16, seed: int = 0):
-        import ipywidgets as widgets  # lazily: the rest of arcourse works without it
+        widgets = import_widgets()  # lazily: the rest of arcourse works without it
 
         Temperature(temperature)  # validates it
-        check_int("CharModelPanel", "n_samples", n_samples, 1, 64)
-        check_int("CharModelPanel", "max_new_tokens", max_new_tokens, 1, 200)
+        check_int("n_samples", n_samples, 1, 64, who="CharModelPanel")
+        check_int("max_new_tokens", max_new_tokens, 1, 200, who="CharModelPanel")
         if not (hasattr(model, "embed") and hasattr(model, "rnn")):
             raise TypeError(f"CharModelPanel needs a CharRNN (with .embed and .rnn), got {type(model).__name__}")
         self.model, self.tokenizer = model, tokenizer
         self.n_samples, self.max_new_tokens, self.seed = n_samples, max_new_tokens, seed
-        self.labels = ["⏎" if i == tokenizer.boundary_id else tokenizer.itos[i] for i in range(tokenizer.vocab_size)]
+        self.labels = token_labels(tokenizer)
         self.prefix = widgets.Text(value=prefix, description="prefix", placeholder="start of a name")
         self.temperature = widgets.FloatLogSlider(value=temperature, base=10, min=-1.3, max=0.7, step=0.05,
                                                   description="temperature", readout_format=".2f", **slider_style())
@@ -61,9 +65,8 @@ class CharModelPanel:
     @classmethod
     def from_checkpoint(cls, **kwargs) -> "CharModelPanel":
         """The panel on lecture 07's shipped LSTM of first names (decoding_char_rnn.pt)."""
-        from arcourse.widgets._checkpoints import char_rnn_names
-
-        return cls(*char_rnn_names(), **kwargs)
+        shipped = load_checkpoint("decoding_char_rnn")
+        return cls(shipped.model, CharTokenizer.from_state_dict(shipped.extras["tokenizer"]), **kwargs)
 
     @torch.no_grad()
     def update(self, change=None) -> None:
@@ -76,9 +79,10 @@ class CharModelPanel:
             self.samples_box.value = ""
             show_readout(self.readout_box, self.readout)
             return
-        device = next(self.model.parameters()).device
+        device = model_device(self.model)
         x = torch.tensor([ids], device=device)
-        self.hidden = self.model.rnn(self.model.embed(x))[0][0].cpu().numpy()  # (T, d_hidden)
+        with eval_mode(self.model):  # the states of the trained model, dropout off
+            self.hidden = self.model.rnn(self.model.embed(x))[0][0].cpu().numpy()  # (T, d_hidden)
         temperature = Temperature(self.temperature.value)
         self.view = next_token_view(self.model, ids, [temperature])
         out = generate(self.model, x.expand(self.n_samples, -1), self.max_new_tokens, processors=[temperature],

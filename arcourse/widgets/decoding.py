@@ -17,10 +17,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from arcourse._extras import require
+from arcourse._checks import as_prompt, check_int, model_device
 from arcourse.decoding import Processor, apply_processors, generate, next_token_logits, processors_for
 from arcourse.device import make_generator
-from arcourse.widgets._common import check_int, figure, png, readout_box, show_readout, slider_style
+from arcourse.widgets._common import figure, import_widgets, png, readout_box, show_readout, slider_style, token_labels
 
 
 @dataclass(frozen=True)
@@ -41,12 +41,10 @@ class NextTokenView:
 
 def next_token_view(model: torch.nn.Module, prompt: torch.Tensor | Sequence[int],
                     processors: Sequence[Processor]) -> NextTokenView:
-    """What `processors` do to the model's next-token distribution after `prompt` (T,)."""
-    ids = torch.as_tensor(prompt, dtype=torch.long)
-    if ids.ndim != 1:
-        raise ValueError(f"prompt must be one sequence of ids (T,), got shape {tuple(ids.shape)}")
-    logits = next_token_logits(model, ids)[None].float()  # (1, V)
-    after = apply_processors(logits, processors, history=ids[None].to(logits.device)).softmax(dim=-1)[0]
+    """What `processors` do to the model's next-token distribution after `prompt`, (T,) or (1, T) ids."""
+    ids, _ = as_prompt(prompt, model_device(model), batch=1)                # (1, T)
+    logits = next_token_logits(model, ids).float()                          # (1, V)
+    after = apply_processors(logits, processors, history=ids).softmax(dim=-1)[0]
     before = logits.softmax(dim=-1)[0]
     kept = after > 0
     return NextTokenView(before=before.cpu().numpy(), after=after.cpu().numpy(), kept=kept.cpu().numpy(),
@@ -90,15 +88,15 @@ class DecodingPanel:
     def __init__(self, model: torch.nn.Module, tokenizer, *, prompt: str = "", temperature: float = 1.0,
                  top_k: int = 0, top_p: float = 1.0, n_samples: int = 8, max_new_tokens: int = 20,
                  seed: int = 0, n_bars: int = 30):
-        widgets = require("ipywidgets", "widgets", "the interactive panels")  # lazily: the rest of arcourse works without it
+        widgets = import_widgets()  # lazily: the rest of arcourse works without it
 
         processors_for(temperature, top_k, top_p)  # validates the starting values
         for name, value in (("n_samples", n_samples), ("max_new_tokens", max_new_tokens), ("n_bars", n_bars)):
-            check_int("DecodingPanel", name, value, 1)
+            check_int(name, value, 1, who="DecodingPanel")
         self.model, self.tokenizer = model, tokenizer
         self.n_samples, self.max_new_tokens, self.seed, self.n_bars = n_samples, max_new_tokens, seed, n_bars
         vocab = tokenizer.vocab_size
-        self.labels = ["⏎" if i == tokenizer.boundary_id else tokenizer.itos[i] for i in range(vocab)]
+        self.labels = token_labels(tokenizer)
         slider = slider_style()
         self.temperature = widgets.FloatLogSlider(value=temperature, base=10, min=-1.5, max=0.7, step=0.05,
                                                   description="temperature", readout_format=".2f", **slider)
@@ -140,7 +138,7 @@ class DecodingPanel:
             return
         procs = self.processors()
         self.view = next_token_view(self.model, ids, procs)
-        device = next(iter(self.model.parameters())).device
+        device = model_device(self.model)
         prompt = torch.tensor(ids, device=device).expand(self.n_samples, -1)
         out = generate(self.model, prompt, self.max_new_tokens, processors=procs,
                        generator=make_generator(self.seed, device), eos_id=self.tokenizer.boundary_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from arcourse.metrics import cross_entropy, entropy, kl_divergence
-from arcourse.widgets._common import figure, observe_all, png, readout_box, show_readout, slider_style
+from arcourse.widgets._common import figure, import_widgets, observe_all, png, readout_box, show_readout, slider_style
 
 DEFAULT_P = (0.5, 0.25, 0.125, 0.125)  # H(p) = 1.75 bits
 
@@ -28,7 +28,7 @@ class InformationPanel:
     """
 
     def __init__(self, p=DEFAULT_P, *, q=None):
-        import ipywidgets as widgets  # lazily: the rest of arcourse works without it
+        widgets = import_widgets()  # lazily: the rest of arcourse works without it
 
         self.p = self._distribution("p", p)
         q = np.full(len(self.p), 1 / len(self.p)) if q is None else self._distribution("q", q)

@@ -13,9 +13,12 @@ import math
 import numpy as np
 import torch
 
+from arcourse._checks import check_int, eval_mode, model_device
+from arcourse.checkpoint import load_checkpoint
+from arcourse.data import load_digits, split_images
 from arcourse.decoding import Temperature, complete_images
 from arcourse.device import make_generator
-from arcourse.widgets._common import check_int, figure, observe_all, png, readout_box, show_readout, slider_style
+from arcourse.widgets._common import figure, import_widgets, observe_all, png, readout_box, show_readout, slider_style
 
 
 class PixelPanel:
@@ -38,14 +41,14 @@ class PixelPanel:
 
     def __init__(self, model: torch.nn.Module, images: torch.Tensor, *, rows: int = 4, temperature: float = 1.0,
                  index: int = 0, n_samples: int = 4, seed: int = 0):
-        import ipywidgets as widgets  # lazily: the rest of arcourse works without it
+        widgets = import_widgets()  # lazily: the rest of arcourse works without it
 
         if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 1 or images.is_floating_point():
             raise TypeError("PixelPanel needs images as an int64 tensor of shape (N, 1, H, W)")
         _, _, H, W = images.shape
-        check_int("PixelPanel", "rows", rows, 0, H)
-        check_int("PixelPanel", "index", index, 0, len(images) - 1)
-        check_int("PixelPanel", "n_samples", n_samples, 1, 16)
+        check_int("rows", rows, 0, H, who="PixelPanel")
+        check_int("index", index, 0, len(images) - 1, who="PixelPanel")
+        check_int("n_samples", n_samples, 1, 16, who="PixelPanel")
         Temperature(temperature)  # validates it
         self.model, self.images, self.n_samples, self.seed = model, images, n_samples, seed
         self.rows = widgets.IntSlider(value=rows, min=0, max=H, description="rows given", **slider_style())
@@ -64,17 +67,16 @@ class PixelPanel:
     @classmethod
     def from_checkpoint(cls, name: str = "gated_pixelcnn_digits", **kwargs) -> "PixelPanel":
         """The panel on a shipped PixelCNN checkpoint and the test digits of lecture 04's split."""
-        from arcourse.data import load_digits, split_images
-        from arcourse.models import load_pixelcnn
-
-        model, saved = load_pixelcnn(name)
-        test = split_images(load_digits(levels=saved["config"]["levels"]), (0.8, 0.1, 0.1), seed=0)[2]
+        shipped = load_checkpoint(name)
+        model = shipped.model
+        digits = load_digits(levels=model.config.vocab_size)
+        test = split_images(digits, (0.8, 0.1, 0.1), seed=shipped.extras["split_seed"])[2]
         return cls(model, test.images, **kwargs)
 
     @torch.no_grad()
     def update(self, change=None) -> None:
         """Complete the digit from its given rows; recompute the distributions and the chart."""
-        device = next(self.model.parameters()).device
+        device = model_device(self.model)
         image = self.images[self.index.value: self.index.value + 1].to(device)  # (1, 1, H, W)
         _, _, H, W = image.shape
         rows, temperature = self.rows.value, Temperature(self.temperature.value)
@@ -83,8 +85,9 @@ class PixelPanel:
         self.completions = complete_images(self.model, image.expand(self.n_samples, -1, -1, -1), known,
                                            processors=[temperature],
                                            generator=make_generator(self.seed, device))[:, 0].cpu().numpy()
-        logits = self.model(image)[0, 0]                                     # (H, W, K)
-        self.levels = int(logits.shape[-1])
+        with eval_mode(self.model):
+            logits = self.model(image)[0, 0]                                 # (H, W, K)
+        self.vocab_size = int(logits.shape[-1])
         truth = image[0, 0]
         log_probs = logits.log_softmax(-1)                                   # the model itself, T = 1
         self.surprise = (-log_probs.gather(-1, truth[..., None])[..., 0] / math.log(2)).cpu().numpy()  # (H, W) bits
@@ -103,7 +106,7 @@ class PixelPanel:
         show_readout(self.readout_box, self.readout)
 
     def _chart(self, truth: np.ndarray, rows: int) -> bytes:
-        K, (H, W) = self.levels, truth.shape
+        K, (H, W) = self.vocab_size, truth.shape
         given = np.where(np.arange(H)[:, None] < rows, truth, np.nan)
         gap = np.full((H, 1), np.nan)
         strip = np.concatenate([x for img in (truth, given, *self.completions) for x in (img, gap)][:-1], axis=1)

@@ -12,11 +12,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from arcourse.data.audio import mu_law_decode
+from arcourse._checks import check_int, check_number, model_device
+from arcourse.checkpoint import load_checkpoint
+from arcourse.data.audio import SAMPLE_RATE, mu_law_decode
 from arcourse.decoding import Temperature, generate
 from arcourse.device import make_generator
 from arcourse.models import WaveNet, WaveNetConfig, input_gradient
-from arcourse.widgets._common import check_int, check_positive, figure, observe_all, png, readout_box, show_readout, slider_style
+from arcourse.widgets._common import figure, import_widgets, observe_all, png, readout_box, show_readout, slider_style
 
 AFTER = 8  # inputs drawn after the output, where the gradient must be zero
 
@@ -37,15 +39,15 @@ class ReceptiveFieldPanel:
     """
 
     def __init__(self, *, layers: int = 4, stacks: int = 1, kernel_size: int = 2,
-                 audio_model: WaveNet | None = None, instruments: tuple[str, ...] = (), sample_rate: int = 8000,
+                 audio_model: WaveNet | None = None, instruments: tuple[str, ...] = (), sample_rate: int = SAMPLE_RATE,
                  seconds: float = 0.25, seed: int = 0):
-        import ipywidgets as widgets  # lazily: the rest of arcourse works without it
+        widgets = import_widgets()  # lazily: the rest of arcourse works without it
 
-        check_int("ReceptiveFieldPanel", "layers", layers, 1, 9)
-        check_int("ReceptiveFieldPanel", "stacks", stacks, 1, 3)
-        check_int("ReceptiveFieldPanel", "kernel_size", kernel_size, 2, 4)
-        check_int("ReceptiveFieldPanel", "sample_rate", sample_rate, 1)
-        check_positive("ReceptiveFieldPanel", "seconds", seconds)
+        check_int("layers", layers, 1, 9, who="ReceptiveFieldPanel")
+        check_int("stacks", stacks, 1, 3, who="ReceptiveFieldPanel")
+        check_int("kernel_size", kernel_size, 2, 4, who="ReceptiveFieldPanel")
+        check_int("sample_rate", sample_rate, 1, who="ReceptiveFieldPanel")
+        check_number("seconds", seconds, 0, low_open=True, who="ReceptiveFieldPanel")
         if audio_model is not None and not isinstance(audio_model, WaveNet):
             raise TypeError(f"ReceptiveFieldPanel needs a WaveNet audio_model, got {type(audio_model).__name__}")
         if audio_model is not None and len(instruments) != audio_model.config.n_conditions:
@@ -79,12 +81,9 @@ class ReceptiveFieldPanel:
 
     @classmethod
     def from_checkpoint(cls, **kwargs) -> "ReceptiveFieldPanel":
-        """The panel with lecture 05's shipped WaveNet (wavenet_music.pt) for the audio."""
-        from arcourse.data import SAMPLE_RATE
-        from arcourse.widgets._checkpoints import wavenet_music
-
-        model, instruments = wavenet_music()
-        return cls(audio_model=model, instruments=instruments, sample_rate=SAMPLE_RATE, **kwargs)
+        """The panel with lecture 05's shipped WaveNet (wavenet_music.pt, at SAMPLE_RATE) for the audio."""
+        shipped = load_checkpoint("wavenet_music")
+        return cls(audio_model=shipped.model, instruments=tuple(shipped.extras["instruments"]), **kwargs)
 
     def update(self, change=None) -> None:
         """Build the WaveNet the sliders describe and measure its receptive field from its gradients."""
@@ -126,7 +125,7 @@ class ReceptiveFieldPanel:
         from IPython.display import Audio  # its .data is the WAV file of the samples
 
         model = self.audio_model
-        device = next(model.parameters()).device
+        device = model_device(model)
         n = int(self.seconds * self.sample_rate)
         silence = torch.full((1, 1), model.config.vocab_size // 2, dtype=torch.long, device=device)
         condition = None if self.instrument.value is None else torch.tensor([self.instrument.value], device=device)

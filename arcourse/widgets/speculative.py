@@ -14,10 +14,12 @@ import time
 import numpy as np
 import torch
 
-from arcourse.decoding import generate
+from arcourse._checks import as_prompt, check_int, eval_mode, model_device
+from arcourse.checkpoint import load_checkpoint
+from arcourse.data import CharTokenizer
+from arcourse.decoding import SpeculativeStats, generate, speculative_generate
 from arcourse.device import make_generator
-from arcourse.decoding import SpeculativeStats, speculative_generate
-from arcourse.widgets._common import check_int, figure, observe_all, png, readout_box, show_readout, slider_style
+from arcourse.widgets._common import figure, import_widgets, observe_all, png, readout_box, show_readout, slider_style
 
 
 class SpeculativePanel:
@@ -38,18 +40,16 @@ class SpeculativePanel:
 
     def __init__(self, target: torch.nn.Module, drafts: dict[str, torch.nn.Module], prompt, *, k: int = 4,
                  n_tokens: int = 48, seed: int = 0, draft: str | None = None):
-        import ipywidgets as widgets  # lazily: the rest of arcourse works without it
+        widgets = import_widgets()  # lazily: the rest of arcourse works without it
 
         if not isinstance(drafts, dict) or not drafts:
             raise TypeError("SpeculativePanel needs drafts as a non-empty dict {label: model}")
-        check_int("SpeculativePanel", "k", k, 1, 8)
-        check_int("SpeculativePanel", "n_tokens", n_tokens, 1, 500)
+        check_int("k", k, 1, 8, who="SpeculativePanel")
+        check_int("n_tokens", n_tokens, 1, 500, who="SpeculativePanel")
         draft = next(iter(drafts)) if draft is None else draft
         if draft not in drafts:
             raise ValueError(f"SpeculativePanel: draft must be one of {sorted(drafts)}, got draft={draft!r}")
-        self.prompt = torch.as_tensor(prompt, dtype=torch.long)
-        if self.prompt.ndim != 1 or len(self.prompt) < 1:
-            raise ValueError(f"SpeculativePanel needs a prompt of shape (T,), T >= 1, got {tuple(self.prompt.shape)}")
+        self.prompt = as_prompt(prompt, torch.device("cpu"), batch=1)[0][0]    # (T,)
         context = getattr(target, "context_len", None)
         if context is not None and len(self.prompt) + n_tokens > context:
             raise ValueError(f"SpeculativePanel: prompt + n_tokens = {len(self.prompt) + n_tokens} exceeds the "
@@ -70,20 +70,19 @@ class SpeculativePanel:
     def from_checkpoint(cls, target: str = "gpt 4x64", **kwargs) -> "SpeculativePanel":
         """The panel on lecture 08's shipped GPTs: the target, and as drafts every smaller
         GPT from the worst validation loss to the best, then the target itself."""
-        from arcourse.widgets._checkpoints import lecture08_models
-
-        models, entries, tokenizer = lecture08_models()
-        gpts = sorted((n for n in models if n.startswith("gpt") and n != target),
-                      key=lambda n: -entries[n]["validation_nll"])
-        drafts = {f"{n} (val {entries[n]['validation_nll']:.2f})": models[n] for n in gpts}
+        shipped = load_checkpoint("lecture08_models")
+        models, val_nll = shipped.models, {n: e["validation_nll"] for n, e in shipped.model_extras.items()}
+        gpts = sorted((n for n in models if n.startswith("gpt") and n != target), key=lambda n: -val_nll[n])
+        drafts = {f"{n} (val {val_nll[n]:.2f})": models[n] for n in gpts}
         drafts[f"the target itself ({target})"] = models[target]
+        tokenizer = CharTokenizer.from_state_dict(shipped.extras["tokenizer"])
         return cls(models[target], drafts, [tokenizer.boundary_id], **kwargs)
 
     @torch.no_grad()
     def update(self, change=None) -> None:
         """Generate speculatively with the chosen draft and k, and plainly; measure both."""
         draft, k = self.drafts[self.draft.value], self.k.value
-        device = next(self.target.parameters()).device
+        device = model_device(self.target)
         prompt = self.prompt.to(device)
         start = time.perf_counter()
         self.tokens, self.stats = speculative_generate(self.target, draft, prompt, self.n_tokens, k=k,
@@ -106,8 +105,9 @@ class SpeculativePanel:
     def _overlap(self, draft: torch.nn.Module) -> float:
         """Mean over the generated positions of sum_x min(p, q): the chance a drafted token is kept."""
         seq = self.tokens[None, :-1]                                            # (1, T - 1)
-        p = self.target(seq)[0, len(self.prompt) - 1:].float().softmax(-1)      # (n, V)
-        q = draft(seq)[0, len(self.prompt) - 1:].float().softmax(-1)
+        with eval_mode(self.target, draft):
+            p = self.target(seq)[0, len(self.prompt) - 1:].float().softmax(-1)  # (n, V)
+            q = draft(seq)[0, len(self.prompt) - 1:].float().softmax(-1)
         return float(torch.minimum(p, q).sum(-1).mean())
 
     def _chart(self) -> bytes:
