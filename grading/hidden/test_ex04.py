@@ -36,7 +36,7 @@ class TestSamplePixelsHidden:
     @points(1)
     def test_certain_model_gives_its_level(self, student):
         torch.manual_seed(0)
-        model = GatedPixelCNN(GatedPixelCNNConfig.tiny(levels=3)).eval()
+        model = GatedPixelCNN(GatedPixelCNNConfig.tiny(vocab_size=3)).eval()
         with torch.no_grad():
             for p in model.parameters():
                 p.zero_()
