@@ -476,7 +476,8 @@ def test_bad_notebooks_give_a_clear_message(tmp_path):
     py.write_bytes(SOLUTION.read_bytes().replace(b"# %% [markdown]", b"# caf\xe9 \xff\n# %% [markdown]", 1))
     result = grade(py, checks=CHECKS)
     assert result.score == FULL
-    assert any("not UTF-8" in p for p in result.problems)
+    assert any("not all UTF-8 (line" in p and "read as cp1252" in p for p in result.problems)   # named, not a traceback
+    assert not any("Traceback" in p for p in result.problems)
 
 
 def test_without_isolation_a_folder_is_refused_unless_told(monkeypatch, tmp_path, capsys):

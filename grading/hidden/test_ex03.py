@@ -41,7 +41,7 @@ class TestTeacherForcedLossHidden:
     @points(1)
     def test_no_padding_and_a_batch_of_one(self, student):
         torch.manual_seed(33)
-        model = CharRNN(CharRNNConfig.tiny(7, "lstm")).eval()
+        model = CharRNN(CharRNNConfig.tiny(vocab_size=7, cell="lstm")).eval()
         seqs = [[0, 3, 5, 1, 0]]
         inputs, targets = pad_sequences(seqs, pad_id=0)
         with torch.no_grad():
@@ -54,7 +54,7 @@ class TestTeacherForcedLossHidden:
 class TestSamplerHidden:
     @points(1)
     def test_certain_end_token_stops_at_once(self, student):
-        model = CharRNN(CharRNNConfig.tiny(4, "gru")).eval()
+        model = CharRNN(CharRNNConfig.tiny(vocab_size=4, cell="gru")).eval()
         with torch.no_grad():
             model.head.weight.zero_()
             model.head.bias.copy_(torch.tensor([50.0, 0.0, 0.0, 0.0]))

@@ -44,7 +44,7 @@ class TestBeamSearchHidden:
     @points(1)
     def test_longer_prompt_width_four(self, student):
         torch.manual_seed(73)
-        model = CharRNN(CharRNNConfig.tiny(6, cell="lstm")).eval()
+        model = CharRNN(CharRNNConfig.tiny(vocab_size=6, cell="lstm")).eval()
         with torch.no_grad():
             model.head.weight.mul_(5)
         prompt = torch.tensor([1, 4, 2])

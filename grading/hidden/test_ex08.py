@@ -6,7 +6,7 @@ import torch
 
 from arcourse.grading.api import check_close, points, question
 from arcourse.models.continuous import GaussianHead
-from arcourse.speculative import acceptance_probability, residual_distribution
+from arcourse.decoding import acceptance_probability, residual_distribution
 
 
 @question("gaussian_nll")

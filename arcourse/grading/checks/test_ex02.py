@@ -40,7 +40,7 @@ def pairs(draw):
 
 
 @question("entropy", "H(p) along the last axis, with 0 log 0 = 0",
-          write=("arcourse.metrics.entropy",))
+          write=("arcourse.metrics.information.entropy",))
 class TestEntropy:
     @points(1)
     def test_known_values(self, student):
@@ -55,7 +55,7 @@ class TestEntropy:
 
 
 @question("cross_entropy", "H(p, q) along the last axis",
-          write=("arcourse.metrics.cross_entropy",))
+          write=("arcourse.metrics.information.cross_entropy",))
 class TestCrossEntropy:
     @points(1)
     def test_known_values(self, student):
@@ -73,7 +73,7 @@ class TestCrossEntropy:
 
 
 @question("kl_divergence", "KL(p || q) >= 0 along the last axis",
-          write=("arcourse.metrics.kl_divergence", "torch.nn.functional.kl_div",
+          write=("arcourse.metrics.information.kl_divergence", "torch.nn.functional.kl_div",
                  "torch.distributions.kl.kl_divergence"))
 class TestKLDivergence:
     @points(2)
@@ -93,7 +93,7 @@ class TestKLDivergence:
 
 
 @question("perplexity_from_nll", "exp(total NLL / tokens)",
-          write=("arcourse.metrics.perplexity",))
+          write=("arcourse.metrics.information.perplexity",))
 class TestPerplexity:
     @points(1)
     def test_uniform_and_perfect(self, student):
@@ -120,7 +120,7 @@ class TestPerplexity:
 
 
 @question("bits_per_dim", "total NLL / (dims * ln 2)",
-          write=("arcourse.metrics.bits_per_dim", "arcourse.metrics.bits_per_token"))
+          write=("arcourse.metrics.information.bits_per_dim", "arcourse.metrics.information.bits_per_token"))
 class TestBitsPerDim:
     @points(1)
     def test_uniform_8_bit_images_are_8_bits(self, student):

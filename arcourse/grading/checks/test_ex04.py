@@ -82,7 +82,7 @@ class _MaskedStack(nn.Module):
 
 
 @question("image_bits_per_dim", "bits per dimension of each image from logits",
-          write=("arcourse.models.pixelcnn.log_likelihood", "arcourse.metrics.nll"))
+          write=("arcourse.metrics.information.log_likelihood", "arcourse.metrics.information.nll"))
 class TestBitsPerDim:
     @points(1)
     def test_uniform_model(self, student):
@@ -136,7 +136,7 @@ def _frequencies(draws, levels):
 
 
 @question("sample_pixels", "pixel-by-pixel samples: in range, seeded, keep the given pixels, follow the model",
-          write=("arcourse.models.pixelcnn.complete_images", "arcourse.models.pixelcnn.sample_images"))
+          write=("arcourse.decoding.images.complete_images", "arcourse.decoding.images.sample_images"))
 class TestSamplePixels:
     @points(1)
     def test_in_range_and_seeded(self, student):

@@ -62,8 +62,8 @@ def random_signal(seed: int, n: int) -> torch.Tensor:
 
 
 @question("mu_law", "µ-law encoding and decoding against the library on random signals; round-trip error",
-          write=("arcourse.mu_law_encode", "arcourse.mu_law_decode", "arcourse.mu_law_compress",
-                 "arcourse.mu_law_expand"))
+          write=("arcourse.data.audio.mu_law_encode", "arcourse.data.audio.mu_law_decode", "arcourse.data.audio.mu_law_compress",
+                 "arcourse.data.audio.mu_law_expand"))
 class TestMuLaw:
     @points(2)
     def test_encode(self, student):
@@ -150,7 +150,7 @@ class TestConvStep:
 
 
 @question("fast_generation", "fast_generate draws the same samples as the library's naive generator",
-          write=("arcourse.models.wavenet.generate_fast",))
+          write=("arcourse.decoding.generate.generate",))
 class TestFastGeneration:
     @points(3)
     def test_fast_equals_naive(self, student):

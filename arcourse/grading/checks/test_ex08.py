@@ -65,7 +65,8 @@ class TestGaussianNLL:
 
 
 @question("accept_reject", "accept_probability and residual_probs: the pieces of the step",
-          write=("arcourse.speculative.acceptance_probability", "arcourse.speculative.residual_distribution"))
+          write=("arcourse.decoding.speculative.acceptance_probability",
+                 "arcourse.decoding.speculative.residual_distribution"))
 class TestPieces:
     @points(2)
     @SETTINGS
@@ -92,7 +93,8 @@ class TestPieces:
 
 
 @question("exact", "the emitted token is distributed exactly as p (by enumeration)",
-          write=("arcourse.speculative.acceptance_probability", "arcourse.speculative.residual_distribution"))
+          write=("arcourse.decoding.speculative.acceptance_probability",
+                 "arcourse.decoding.speculative.residual_distribution"))
 class TestExact:
     @points(3)
     @SETTINGS
@@ -107,8 +109,8 @@ class TestExact:
 
 
 @question("sampling", "accept_or_resample draws tokens from p (chi-square test)",
-          write=("arcourse.speculative.verify_draft", "arcourse.speculative.acceptance_probability",
-                 "arcourse.speculative.residual_distribution"))
+          write=("arcourse.decoding.speculative.verify_draft", "arcourse.decoding.speculative.acceptance_probability",
+                 "arcourse.decoding.speculative.residual_distribution"))
 class TestSampling:
     CASES = [  # (p, q): overlapping, disjoint-ish, and equal
         ([0.5, 0.3, 0.2, 0.0], [0.25, 0.25, 0.25, 0.25]),
