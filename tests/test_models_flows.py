@@ -109,3 +109,15 @@ def test_bad_input_is_rejected():
     flow = AutoregressiveFlow(FlowConfig(n_inputs=2))
     with pytest.raises(ValueError, match="z must"):
         flow.to_data(torch.zeros(2, 3))
+
+
+def test_every_family_config_has_the_one_preset_signature():
+    from arcourse.models.diffusion import DiffusionConfig
+    from arcourse.models.vae import VAEConfig
+
+    for config in (MADEConfig, FlowConfig, VAEConfig, DiffusionConfig):
+        assert config.small() == config()                       # the lecture's size is the default
+        tiny = config.tiny(hidden=8)
+        assert tiny.hidden == 8 and tiny.n_hidden_layers == 1   # overrides win, the rest is tiny
+        with pytest.raises(TypeError):
+            config.tiny(hidden=1.5)

@@ -47,6 +47,16 @@ class DiffusionConfig:
             raise ValueError(f"need 0 < beta_start <= beta_end < 1, got beta_start={self.beta_start!r}, "
                              f"beta_end={self.beta_end!r}")
 
+    @classmethod
+    def tiny(cls, **overrides) -> "DiffusionConfig":
+        """A few hundred parameters: for tests (trains in a second). Any field as a keyword."""
+        return cls(**{"n_steps": 10, "hidden": 16, "n_hidden_layers": 1, **overrides})
+
+    @classmethod
+    def small(cls, **overrides) -> "DiffusionConfig":
+        """The lecture 09 denoiser (the defaults). Any field as a keyword."""
+        return cls(**overrides)
+
 
 def noise_schedule(config: DiffusionConfig) -> dict[str, torch.Tensor]:
     """b_t, a_t = 1 - b_t and abar_t = prod_{s<=t} a_s for t = 1..T (index 0 is t = 1), float64."""

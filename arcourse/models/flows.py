@@ -82,6 +82,16 @@ class MADEConfig:
         check_int("hidden", self.hidden, 1)
         check_int("n_hidden_layers", self.n_hidden_layers, 1)
 
+    @classmethod
+    def tiny(cls, **overrides) -> "MADEConfig":
+        """A few hundred parameters: for tests (trains in a second). Any field as a keyword."""
+        return cls(**{"hidden": 16, "n_hidden_layers": 1, **overrides})
+
+    @classmethod
+    def small(cls, **overrides) -> "MADEConfig":
+        """The lecture 09 size (the defaults). Any field as a keyword."""
+        return cls(**overrides)
+
 
 class MADE(nn.Module):
     """Masked fully connected layers: output i depends only on inputs < i.
@@ -127,8 +137,20 @@ class FlowConfig:
     def __post_init__(self):
         check_int("n_inputs", self.n_inputs, 1)
         check_int("n_layers", self.n_layers, 1)
+        check_int("hidden", self.hidden, 1)
+        check_int("n_hidden_layers", self.n_hidden_layers, 1)
         if self.direction not in ("maf", "iaf"):
             raise ValueError(f"direction must be 'maf' or 'iaf', got direction={self.direction!r}")
+
+    @classmethod
+    def tiny(cls, **overrides) -> "FlowConfig":
+        """A few hundred parameters: for tests (trains in a second). Any field as a keyword."""
+        return cls(**{"n_layers": 2, "hidden": 16, "n_hidden_layers": 1, **overrides})
+
+    @classmethod
+    def small(cls, **overrides) -> "FlowConfig":
+        """The lecture 09 flow (the defaults). Any field as a keyword."""
+        return cls(**overrides)
 
 
 def _shift_log_scale(made: MADE, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -39,6 +39,16 @@ class VAEConfig:
         for name in ("data_dim", "latent_dim", "hidden", "n_hidden_layers"):
             check_int(name, getattr(self, name), 1)
 
+    @classmethod
+    def tiny(cls, **overrides) -> "VAEConfig":
+        """A few hundred parameters: for tests (trains in a second). Any field as a keyword."""
+        return cls(**{"hidden": 16, "n_hidden_layers": 1, **overrides})
+
+    @classmethod
+    def small(cls, **overrides) -> "VAEConfig":
+        """The lecture 09 VAE (the defaults). Any field as a keyword."""
+        return cls(**overrides)
+
 
 def _mlp(n_in: int, hidden: int, n_hidden_layers: int, n_out: int) -> nn.Sequential:
     layers: list[nn.Module] = []
