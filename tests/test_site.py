@@ -18,7 +18,6 @@ import html
 import html.parser
 import http.server
 import re
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -29,8 +28,6 @@ import pytest
 from arcourse.site import build_site, lecture_sources
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 BUILD_BUDGET_S = 600.0
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -132,18 +129,6 @@ def server(site):
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/"
     httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("no `chromium` binary on PATH (apt-get install chromium; .ci/run does)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _open(browser, url: str):
