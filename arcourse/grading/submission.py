@@ -283,7 +283,7 @@ def read_cells(path: str | Path, kind: str = "code") -> list[str]:
                 out.append(source if isinstance(source, str) else "")
         return out
     if kind == "code":
-        return [c.text for c in _percent_cells(path, text)[0]]
+        return [c.text for c in _percent_cells(path, text, [])[0]]
     return percent_markdown(text)
 
 
