@@ -36,28 +36,43 @@ import pytest
 import torch
 
 
-def question(name: str, description: str = "", *, write=()):
+TIERS = ("warm-up", "core", "stretch")
+
+
+def question(name: str, description: str = "", *, tier: str | None = None, experiment: bool = False,
+             seconds: float | None = None, write=()):
     """Mark a test class as one graded question (points add up per question).
 
+    `tier` is where the question sits in its exercise: "warm-up" (the lecture's idea on
+    one case), "core" (a variant the lecture did not show) or "stretch" (beyond it); the
+    report prints it. `experiment` marks a question whose student code trains or measures
+    something. `seconds` raises the question's budget of student time above the default
+    (`Limits.question_seconds`) for such experiments; it never lowers it.
     `write` names the references the question asks the student to write themselves
     (`"torch.log_softmax"`, `"arcourse.metrics.entropy"`): they are unavailable while the
     student's code runs for this question, and calling one scores 0 (see `forbid.py`).
     """
     from arcourse.grading.forbid import validate
 
+    if tier is not None and tier not in TIERS:
+        raise ValueError(f"question {name!r}: tier must be one of {TIERS}, got {tier!r}")
+    if seconds is not None and not (isinstance(seconds, (int, float)) and 0 < seconds <= 240):
+        raise ValueError(f"question {name!r}: seconds must be in (0, 240], got {seconds!r}")
     names = validate(write)
 
     def mark(cls):
-        cls = pytest.mark.question(name=name, description=description, write=names)(cls)
-        return cls
+        return pytest.mark.question(name=name, description=description, tier=tier, experiment=bool(experiment),
+                                    seconds=seconds, write=names)(cls)
     return mark
 
 
-def points(value: float):
-    """The points a test is worth when it passes."""
+def points(value: float, *, validation: bool = False):
+    """The points a test is worth when it passes. `validation=True` marks a check of input
+    validation (a clear error for bad arguments); an exercise keeps those to 10 % of its
+    points (tests/test_exercise_design.py)."""
     if not value > 0:
         raise ValueError(f"points must be > 0, got {value!r}")
-    return pytest.mark.points(value)
+    return pytest.mark.points(value, validation=bool(validation))
 
 
 def _short(value: Any, limit: int = 200) -> str:

@@ -173,14 +173,17 @@ class _GradingPlugin:
         if marker is None:
             return node.name, ""
         name = marker.kwargs.get("name", marker.args[0] if marker.args else node.name)
-        description = marker.kwargs.get("description", marker.args[1] if len(marker.args) > 1 else "")
-        return str(name), str(description)
+        description = str(marker.kwargs.get("description", marker.args[1] if len(marker.args) > 1 else ""))
+        tier = marker.kwargs.get("tier")
+        return str(name), f"{tier}: {description}" if tier and description else (tier or description)
 
     @pytest.fixture(scope="class")
     def student(self, request):
         question, _ = self._question(request.node)
         if question not in self._budgets:
-            self._budgets[question] = Budget(question, self.limits.question_seconds)
+            marker = request.node.get_closest_marker("question")
+            seconds = max(self.limits.question_seconds, (marker.kwargs.get("seconds") if marker else None) or 0)
+            self._budgets[question] = Budget(question, seconds)
             self._budgets[question].blocked = tuple(sorted(self._written.get(question, ())))
         return self.box.proxy(self._budgets[question])
 
