@@ -124,9 +124,12 @@ def open_notebook(browser, lab: Lab, notebook, name: str, *, height: int = 1000)
                                                 "language": "python"})
     nbformat.write(notebook, lab.folder / name)
     page = browser.new_page(viewport={"width": 1280, "height": height})
-    page.goto(lab.url(f"lab/tree/{name}"))
-    page.wait_for_function("() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel",
-                           timeout=60_000)
+    # a workspace of its own, reset: JupyterLab would otherwise reopen the notebooks of the
+    # session's earlier pages, and one of those could be the current widget that runs
+    page.goto(lab.url(f"lab/workspaces/{Path(name).stem}/tree/{name}") + "&reset")
+    page.wait_for_function("name => { const w = window.jupyterapp?.shell.currentWidget;"
+                           " return w?.context?.path === name && w.sessionContext?.session?.kernel; }",
+                           arg=name, timeout=60_000)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     return page
 
