@@ -4,6 +4,10 @@
     python3 course.py lab     # install into .venv (the [lab] extra), build the notebooks, open JupyterLab
     python3 course.py test    # install into .venv (the [test] extra: everything), build, run the whole suite
 
+`test` with no arguments runs the suite as two pytest processes side by side where the machine
+has two cores or more (the notebooks, browser and install tests in one, the rest in the other;
+the second streams here, the first's output follows it); arguments go to one pytest as given.
+
 Only the Python standard library is used here, so this runs with nothing but Python >= 3.10.
 Both commands are idempotent: a second run skips what is already installed and built.
 
@@ -61,6 +65,43 @@ def install(extras: str) -> None:
     STAMP.write_text(want)
 
 
+# The half of the suite that runs beside the rest: the lecture notebooks with the claims and
+# site tests that read their outputs (they must run in one process, after the notebooks), the
+# browser tests (one JupyterLab) and the tests that build fresh environments.
+NOTEBOOK_HALF = ["lectures", "solutions", "tests/test_lecture_claims.py", "tests/test_site.py",
+                 "tests/test_browser_decoding.py", "tests/test_browser_panels.py", "tests/test_slides.py",
+                 "tests/test_install.py", "tests/test_grading_gradescope.py"]
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _test(rest: list[str]) -> int:
+    pytest = [str(PY), "-m", "pytest"]
+    if rest or _cores() < 2:
+        return subprocess.run([*pytest, *rest], cwd=ROOT).returncode
+    log = ROOT / "build" / "test-notebooks.log"
+    log.parent.mkdir(exist_ok=True)
+    ignore = [f"--ignore={path}" for path in NOTEBOOK_HALF if path.startswith("tests/")]
+    with open(log, "w") as out:
+        notebooks = subprocess.Popen([*pytest, *NOTEBOOK_HALF], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            print(f"course.py: the notebook half of the suite runs beside this one; its output: {log}", flush=True)
+            rest_code = subprocess.run([*pytest, "tests", *ignore], cwd=ROOT).returncode
+            if notebooks.poll() is None:
+                print("course.py: waiting for the notebook half ...", flush=True)
+            notebooks_code = notebooks.wait()
+        finally:
+            if notebooks.poll() is None:
+                notebooks.kill()
+    print(f"\n{'=' * 30} the notebook half ({log}) {'=' * 30}", flush=True)
+    sys.stdout.write(log.read_text(errors="replace"))
+    for name, code in (("the rest", rest_code), ("the notebook half", notebooks_code)):
+        print(f"course.py: {name}: {'passed' if code == 0 else f'FAILED (exit {code})'}")
+    return rest_code or notebooks_code
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in {"lab", "test", "install"}:
         print(__doc__)
@@ -71,8 +112,7 @@ def main(argv: list[str]) -> int:
     if command == "lab":
         _run(BIN / "jupyter", "lab", "--notebook-dir", ROOT, *rest)
     elif command == "test":
-        result = subprocess.run([str(PY), "-m", "pytest", *rest], cwd=ROOT)
-        return result.returncode
+        return _test(rest)
     return 0
 
 
