@@ -196,14 +196,19 @@ def exact_sequence_probs(model, V, max_len, temperature):
 class TestSampler:
     @points(1)
     def test_stops_at_the_end_token(self, student):
-        model = constant_model([0.5, 0.0, 0.0, 0.0, 0.0])  # p(end) = 0.29 at every step
-        out = draw(student, model, 100, 12, 1.0, 0)
+        """a constant model with p(end) = 0.53 per step: rows stop right after it, as often as it says."""
+        model = constant_model([1.5, 0.0, 0.0, 0.0, 0.0])
+        p_end = float(torch.softmax(torch.tensor([1.5, 0.0, 0.0, 0.0, 0.0]), 0)[0])
+        out = draw(student, model, 400, 12, 1.0, 0)
         for row in out:
             assert 1 <= len(row) <= 12, f"sample_tokens_rnn(max_len=12) returned a row of {len(row)} tokens: {row}"
             assert 0 not in row[:-1], f"a sample goes on after the end token 0: {row}"
             assert row[-1] == 0 or len(row) == 12, f"a sample stopped before max_len without the end token: {row}"
         lengths = {len(row) for row in out}
-        assert len(lengths) > 3, f"with p(end) = 0.29 per step, lengths should vary; got only {sorted(lengths)}"
+        assert len(lengths) > 3, f"with p(end) = {p_end:.2f} per step, lengths should vary; got only {sorted(lengths)}"
+        at_once = sum(len(row) == 1 for row in out) / len(out)
+        assert abs(at_once - p_end) < 0.1, (f"the model ends at once with probability {p_end:.2f}, but {at_once:.2f} "
+                                            "of your samples did")
 
     @points(1)
     def test_deterministic_under_a_seed(self, student):
