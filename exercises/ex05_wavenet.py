@@ -112,13 +112,13 @@ assert receptive_field(2, [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]) == 1024  # Wa
 def mu_law_encode(x, levels=256):
     """Float samples in [-1, 1] (a tensor of any shape) -> int64 levels in [0, levels)."""
     # YOUR CODE HERE
-    raise NotImplementedError('compress with torch.sign, torch.log1p and math.log1p, then torch.floor((y + 1) / 2 * mu + 0.5).long()')
+    raise NotImplementedError('torch.log1p keeps the compression accurate near zero; round half up with a floor, and return integer levels')
 
 
 def mu_law_decode(q, levels=256):
     """Integer levels in [0, levels) (a tensor of any shape) -> float samples in [-1, 1]."""
     # YOUR CODE HERE
-    raise NotImplementedError('y = 2 * q / mu - 1, then sign(y) * ((1 + mu) ** |y| - 1) / mu')
+    raise NotImplementedError('undo the two steps in reverse order: levels to [-1, 1] first, then expand; torch.expm1 is the accurate inverse of log1p')
 
 
 # %%
@@ -196,7 +196,7 @@ def conv_step(queue, x, weight, bias, dilation, t):
         (y (B, C_out): the output at time t, new_queue (B, C_in, L) with x in slot t % L).
     """
     # YOUR CODE HERE
-    raise NotImplementedError('the tap j steps of dilation back sits in slot (t - j * dilation) % L; read all K - 1 of them before writing x; stack them with x (oldest first) into a (B, C_in, K) tensor')
+    raise NotImplementedError('an input j * dilation steps back lives in the slot its own time index gives modulo L; read all K - 1 past taps before writing x, and stack them oldest first, x last, into a (B, C_in, K) tensor')
 
 
 # %%

@@ -127,7 +127,7 @@ assert receptive_field(2, [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]) == 1024  # Wa
 def mu_law_encode(x, levels=256):
     """Float samples in [-1, 1] (a tensor of any shape) -> int64 levels in [0, levels)."""
     ### BEGIN SOLUTION
-    # HINT: compress with torch.sign, torch.log1p and math.log1p, then torch.floor((y + 1) / 2 * mu + 0.5).long()
+    # HINT: torch.log1p keeps the compression accurate near zero; round half up with a floor, and return integer levels
     mu = levels - 1
     y = torch.sign(x) * torch.log1p(mu * x.abs()) / math.log1p(mu)
     return torch.floor((y + 1) / 2 * mu + 0.5).long()
@@ -137,7 +137,7 @@ def mu_law_encode(x, levels=256):
 def mu_law_decode(q, levels=256):
     """Integer levels in [0, levels) (a tensor of any shape) -> float samples in [-1, 1]."""
     ### BEGIN SOLUTION
-    # HINT: y = 2 * q / mu - 1, then sign(y) * ((1 + mu) ** |y| - 1) / mu
+    # HINT: undo the two steps in reverse order: levels to [-1, 1] first, then expand; torch.expm1 is the accurate inverse of log1p
     mu = levels - 1
     y = 2 * q.float() / mu - 1
     return torch.sign(y) * torch.expm1(y.abs() * math.log1p(mu)) / mu
@@ -227,7 +227,7 @@ def conv_step(queue, x, weight, bias, dilation, t):
         (y (B, C_out): the output at time t, new_queue (B, C_in, L) with x in slot t % L).
     """
     ### BEGIN SOLUTION
-    # HINT: the tap j steps of dilation back sits in slot (t - j * dilation) % L; read all K - 1 of them before writing x; stack them with x (oldest first) into a (B, C_in, K) tensor
+    # HINT: an input j * dilation steps back lives in the slot its own time index gives modulo L; read all K - 1 past taps before writing x, and stack them oldest first, x last, into a (B, C_in, K) tensor
     K, L = weight.shape[-1], queue.shape[-1]
     past = [queue[:, :, (t - j * dilation) % L] for j in range(K - 1, 0, -1)]  # x_{t-(K-1)d}, ..., x_{t-d}
     taps = torch.stack([*past, x], dim=-1)                                    # (B, C_in, K)
