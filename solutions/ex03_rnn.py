@@ -423,11 +423,11 @@ print(f"loss {mine['loss'].item():.4f}; all five gradients equal autograd's")
 # norm, take an optimiser step; `steps` times. Return the trained weights
 # (`model.state_dict()`).
 #
-# The grader gives you a fresh `CharRNN` (`CharRNNConfig.small`, an LSTM) and 4,130
-# training names, calls your function with `steps=150` and a seed, loads the weights you
-# return into its own copy of the model and scores it on held-out names: it must beat the
-# add-one count bigram (the lecture's baseline, about 2.35 nats per character on these
-# names) by at least **0.15 nats per character**. The question has 120 s of your CPU time;
+# The grader gives you a fresh `CharRNN` (`CharRNNConfig.small`, an LSTM) and the lecture's
+# training split of the census names, calls your function with `steps=150` and a seed, loads
+# the weights you return into its own copy of the model and scores it on the held-out names:
+# it must beat the add-one count bigram (the lecture's baseline; the cell below prints its
+# held-out NLL) by at least **0.15 nats per character**. The question has 120 s of your CPU time;
 # a good loop needs a few seconds. Choices that matter: the optimiser and its learning rate
 # (the lecture's run is a good start), the batch size, and not paying for padding columns
 # that no row in the batch needs.
