@@ -588,9 +588,11 @@ assert nll_free > math.log(V) > nll_clip  # unclipped SGD ends worse than guessi
 #   while the teacher-forced loss looks fine; that gap mixes model error with exposure bias
 #   (lecture 02 §8 measures the latter against a known source).
 #
-# **Exercise 03** (`exercises/ex03_rnn.ipynb`): write an LSTM cell and layer that match
-# `torch.nn.LSTM`, the masked teacher-forced loss of a padded batch, and a temperature
-# sampler that stops at the end token. Check with `arcourse grade exercises/ex03_rnn.ipynb`.
+# **Exercise 03** (`exercises/ex03_rnn.ipynb`): an LSTM cell, then an LSTM with a projection
+# checked against `torch.nn.LSTM(proj_size=...)`, the length-masked teacher-forced loss, a
+# batched temperature sampler tested against the model's exact distribution, the gradient of
+# an RNN language model by hand (and derived, in writing), and a training loop of your own
+# that must beat the count bigram. Check with `arcourse grade exercises/ex03_rnn.ipynb`.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## In class: what the hidden state predicts

@@ -706,9 +706,10 @@ print("fast vs. naive sampling by receptive field:",
 
 # %% [markdown]
 # **Exercises** (`exercises/ex05_wavenet.ipynb`, graded with `arcourse grade`): the
-# receptive-field formula, µ-law encoding and decoding, a causal dilated convolution that
-# lets no future sample leak, and the queue update of fast generation — checked against
-# gradients, the library, perturbed futures, and the naive sampler.
+# receptive-field formula (and its derivation, in writing), µ-law encoding and decoding, a
+# causal dilated convolution summed from its taps without `conv1d`, the ring-buffer step of
+# fast generation (which must reproduce the naive sampler's samples), and an experiment that
+# measures a stack's receptive field by perturbing its input.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## In class: dilations and the receptive field

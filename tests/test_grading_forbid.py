@@ -85,14 +85,16 @@ DELEGATIONS = {
         return x"""}, {"ancestral_sample"}),
     "ex02_information": ({"entropy": "return metrics.entropy(p)",
                           "log_softmax": "return torch.log_softmax(logits, dim=-1)"}, {"entropy", "log_softmax"}),
-    "ex03_rnn": ({"lstm_layer": """
-        lstm = torch.nn.LSTM(xs.shape[-1], W_hh.shape[1], batch_first=True)
+    "ex03_rnn": ({"lstmp_layer": """
+        lstm = torch.nn.LSTM(xs.shape[-1], W_hr.shape[1], proj_size=W_hr.shape[0], batch_first=True).to(xs.dtype)
         with torch.no_grad():
             lstm.weight_ih_l0.copy_(W_ih)
             lstm.weight_hh_l0.copy_(W_hh)
             lstm.bias_ih_l0.copy_(b_ih)
             lstm.bias_hh_l0.copy_(b_hh)
-            return lstm(xs)[0]"""}, {"lstm_layer"}),
+            lstm.weight_hr_l0.copy_(W_hr)
+            out, (_, c) = lstm(xs)
+            return out, c[0]"""}, {"lstmp_layer"}),
     "ex04_pixelcnn": ({"make_mask": """
         from arcourse.models.pixelcnn import pixelcnn_mask
         return pixelcnn_mask(kernel_size, mask_type, in_channels, out_channels, data_channels)"""}, {"make_mask"}),

@@ -1,5 +1,6 @@
 """Hidden checks for exercise 03: other sizes and seeds than the public checks, float64,
-a batch of one, and lengths that fill the whole row."""
+a batch of one, lengths that fill the whole row, a certain end token and a long sequence
+for the hand-written gradient."""
 import torch
 
 from arcourse import nll
@@ -23,17 +24,20 @@ class TestLSTMCellHidden:
         check_close(got_c, want_c, "c_new of lstm_cell_step (float64, H=11)", atol=1e-10)
 
 
-@question("lstm_layer")
-class TestLSTMLayerHidden:
+@question("lstmp_layer")
+class TestLSTMPLayerHidden:
     @points(1)
-    def test_long_sequence(self, student):
+    def test_long_sequence_in_float64(self, student):
         torch.manual_seed(32)
-        lstm = torch.nn.LSTM(3, 4, batch_first=True)
-        xs = torch.randn(2, 25, 3)
+        lstm = torch.nn.LSTM(3, 6, proj_size=4, batch_first=True).double()
+        xs = torch.randn(2, 25, 3, dtype=torch.float64)
         with torch.no_grad():
-            want, _ = lstm(xs)
-        weights = [p.detach().clone() for p in (lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0)]
-        check_close(student.lstm_layer(xs, *weights), want, "lstm_layer over 25 steps", atol=1e-5)
+            want, (_, want_c) = lstm(xs)
+        weights = [getattr(lstm, f"{n}_l0").detach().clone()
+                   for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")]
+        got, got_c = student.lstmp_layer(xs, *weights)
+        check_close(got, want, "lstmp_layer over 25 steps (H=6, P=4)", atol=1e-10)
+        check_close(got_c, want_c[0], "c_T of lstmp_layer over 25 steps", atol=1e-10)
 
 
 @question("teacher_forced_loss")
@@ -58,5 +62,28 @@ class TestSamplerHidden:
         with torch.no_grad():
             model.head.weight.zero_()
             model.head.bias.copy_(torch.tensor([50.0, 0.0, 0.0, 0.0]))
-        out = [int(t) for t in student.sample_tokens_rnn(model, 9, 1.0, 0)]
-        assert out == [0], f"when the end token is certain the sample is [0], got {out}"
+        out = [[int(t) for t in row] for row in student.sample_tokens_rnn(model, 3, 9, 1.0, 0)]
+        assert out == [[0]] * 3, f"when the end token is certain every sample is [0], got {out}"
+
+
+@question("rnn_lm_gradients")
+class TestRNNGradientsHidden:
+    @points(1)
+    def test_long_sequence(self, student):
+        gen = torch.Generator().manual_seed(34)
+        H, V, T = 6, 5, 30
+        params = {"W_xh": torch.randn(H, V, generator=gen, dtype=torch.float64),
+                  "W_hh": torch.randn(H, H, generator=gen, dtype=torch.float64) * 0.4,
+                  "b_h": torch.randn(H, generator=gen, dtype=torch.float64),
+                  "W_hy": torch.randn(V, H, generator=gen, dtype=torch.float64),
+                  "b_y": torch.randn(V, generator=gen, dtype=torch.float64)}
+        tokens = torch.randint(V, (2, T + 1), generator=gen)
+        leaves = {k: p.clone().requires_grad_(True) for k, p in params.items()}
+        h, loss = torch.zeros(2, H, dtype=torch.float64), 0
+        for t in range(T):
+            h = torch.tanh(leaves["W_xh"][:, tokens[:, t]].T + h @ leaves["W_hh"].T + leaves["b_h"])
+            loss = loss + nll(h @ leaves["W_hy"].T + leaves["b_y"], tokens[:, t + 1]) / T
+        grads = dict(zip(leaves, torch.autograd.grad(loss, list(leaves.values()))))
+        got = student.rnn_lm_gradients(tokens, *params.values())
+        for name, want in grads.items():
+            check_close(got[name], want, f"{name!r} of rnn_lm_gradients over {T} steps", atol=1e-8)

@@ -1,5 +1,5 @@
 """Hidden checks for exercise 05: long dilation lists, 4-level µ-law, a wide causal
-convolution, a long queue and a third WaveNet configuration."""
+convolution, a long ring buffer, a third WaveNet configuration and a deep stack to measure."""
 import numpy as np
 import torch
 
@@ -51,18 +51,33 @@ class TestConvStepHidden:
         full = conv(x).detach()
         queue = torch.zeros(1, 1, 24, dtype=torch.float64)
         for t in range(40):
-            y, queue = student.conv_step(queue, x[:, :, t], conv.weight.detach(), conv.bias.detach(), 8)
+            y, queue = student.conv_step(queue, x[:, :, t], conv.weight.detach(), conv.bias.detach(), 8, t)
             check_close(y, full[:, :, t], f"conv_step output at t={t} (K=4, dilation=8)")
 
 
-@question("fast_generation")
+@question("conv_step")
 class TestFastGenerationHidden:
     @points(1)
     def test_one_stack_of_kernel_two(self, student):
         config = WaveNetConfig.tiny(kernel_size=2, n_stacks=1)
         torch.manual_seed(53)
         model = WaveNet(config).eval()
-        prompt = torch.randint(config.vocab_size, (1, 5), generator=torch.Generator().manual_seed(53))
-        want = generate(model, prompt, 25, generator=make_generator(9), use_cache=False)
-        got = torch.as_tensor(np.asarray(student.fast_generate(model, prompt, 25, 9)))
-        check_close(got, want, "fast_generate(model, prompt, 25, seed=9)", atol=0, rtol=0)
+        with torch.no_grad():  # sharper conditionals: samples that depend on every layer's state
+            for p in model.head.parameters():
+                p.mul_(4.0)
+        prompt = torch.randint(config.vocab_size, (4, 5), generator=torch.Generator().manual_seed(53))
+        want = generate(model, prompt, 30, generator=make_generator(9), use_cache=False)
+        got = torch.as_tensor(np.asarray(student.fast_generate(model, prompt, 30, 9)))
+        check_close(got, want, "fast_generate(model, prompt, 30, seed=9)", atol=0, rtol=0)
+
+
+@question("measure_receptive_field")
+class TestMeasureReceptiveFieldHidden:
+    @points(1)
+    def test_deep_doubling_stack(self, student):
+        torch.manual_seed(54)
+        layers = []
+        for n, d in enumerate([1, 2, 4, 8, 16, 32, 64]):
+            layers += [CausalConv1d(1 if n == 0 else 2, 2, 2, d).double(), torch.nn.Tanh()]
+        got = student.measure_receptive_field(torch.nn.Sequential(*layers[:-1]), 150, 5)
+        assert got == 128, f"a stack of K = 2, dilations 1 ... 64 reaches 128 inputs; measure_receptive_field gave {got!r}"

@@ -1,4 +1,6 @@
-"""Checks for exercise 05 (WaveNet): receptive field, µ-law, causal convolution, fast generation."""
+"""Checks for exercise 05 (WaveNet): receptive field, µ-law (warm-up); a causal convolution
+from its taps, a ring-buffer step and the fast sampler built on it (core); measuring a stack's
+receptive field by perturbation (stretch, an experiment)."""
 import numpy as np
 import torch
 from hypothesis import given, settings
@@ -28,7 +30,7 @@ def random_conv(seed: int, c_in: int, c_out: int, kernel_size: int, dilation: in
 
 
 @question("receptive_field", "1 + (K - 1) * sum(dilations), measured by the gradient of the last output",
-          write=("arcourse.models.wavenet.receptive_field",))
+          tier="warm-up", write=("arcourse.models.wavenet.receptive_field",))
 class TestReceptiveField:
     @points(2)
     @FEW
@@ -62,7 +64,7 @@ def random_signal(seed: int, n: int) -> torch.Tensor:
 
 
 @question("mu_law", "µ-law encoding and decoding against the library on random signals; round-trip error",
-          write=("arcourse.data.audio.mu_law_encode", "arcourse.data.audio.mu_law_decode", "arcourse.data.audio.mu_law_compress",
+          tier="warm-up", write=("arcourse.data.audio.mu_law_encode", "arcourse.data.audio.mu_law_decode", "arcourse.data.audio.mu_law_compress",
                  "arcourse.data.audio.mu_law_expand"))
 class TestMuLaw:
     @points(2)
@@ -101,8 +103,9 @@ class TestMuLaw:
             f"most half a level, {float(bound[worst]):.3g}")
 
 
-@question("causal_conv1d", "matches a causal nn.Conv1d; no future sample leaks into the output",
-          write=("arcourse.models.wavenet.CausalConv1d",))
+@question("causal_conv1d", "a sum of shifted taps equals a causal F.conv1d for any kernel size; no future "
+          "sample leaks into the output", tier="core",
+          write=("torch.nn.functional.conv1d", "torch.nn.Conv1d", "arcourse.models.wavenet.CausalConv1d"))
 class TestCausalConv:
     @points(2)
     @FEW
@@ -113,6 +116,15 @@ class TestCausalConv:
         got = student.causal_conv1d(x, conv.weight.detach(), conv.bias.detach(), dilation)
         check_close(got, conv(x).detach(), "causal_conv1d(x, weight, bias, dilation)", x=x,
                     weight=conv.weight, dilation=dilation)
+
+    @points(1)
+    def test_kernel_size_three_by_hand(self, student):
+        """K = 3, dilation 2: y_t = 100 x_{t-4} + 10 x_{t-2} + x_t + 0.5 (the last tap reads the present)."""
+        x = torch.arange(1.0, 8.0, dtype=torch.float64).view(1, 1, 7)
+        w = torch.tensor([[[100.0, 10.0, 1.0]]], dtype=torch.float64)
+        want = torch.tensor([[[1.5, 2.5, 13.5, 24.5, 135.5, 246.5, 357.5]]], dtype=torch.float64)
+        check_close(student.causal_conv1d(x, w, torch.tensor([0.5], dtype=torch.float64), 2), want,
+                    "causal_conv1d with K = 3, dilation 2", x=x, weight=w)
 
     @points(2)
     def test_future_does_not_leak(self, student):
@@ -132,27 +144,36 @@ class TestCausalConv:
             assert not torch.allclose(moved[..., t], y[..., t]), f"the output at t = {t} ignores the input at t"
 
 
-@question("conv_step", "one step at a time with a queue equals the full causal convolution",
-          write=("arcourse.models.wavenet.CausalConv1d",))
+def ring_after(x, L):
+    """The ring buffer after inputs x (B, C, T): slot s % L holds x_s for the last L steps."""
+    T = x.shape[-1]
+    queue = torch.zeros(*x.shape[:2], L, dtype=x.dtype)
+    for s in range(max(0, T - L), T):
+        queue[:, :, s % L] = x[:, :, s]
+    return queue
+
+
+@question("conv_step", "one ring-buffer step at a time equals the full causal convolution; the fast sampler built "
+          "on it draws the naive sampler's samples", tier="core",
+          write=("arcourse.models.wavenet.CausalConv1d.step", "arcourse.models.wavenet.WaveNet.step",
+                 "arcourse.models.wavenet.WaveNet.start", "arcourse.decoding.generate.generate"))
 class TestConvStep:
     @points(2)
     def test_steps_equal_full_convolution(self, student):
-        for seed, (c_in, c_out, kernel_size, dilation) in enumerate([(1, 1, 2, 1), (2, 3, 2, 4), (3, 2, 3, 2)]):
+        for seed, (c_in, c_out, kernel_size, dilation) in enumerate([(1, 1, 2, 1), (2, 3, 2, 4), (3, 2, 3, 2),
+                                                                     (2, 2, 3, 3)]):
             conv = random_conv(seed, c_in, c_out, kernel_size, dilation)
             x = torch.randn(2, c_in, 15, dtype=torch.float64)
             full = conv(x).detach()
-            queue = torch.zeros(2, c_in, (kernel_size - 1) * dilation, dtype=torch.float64)
+            L = (kernel_size - 1) * dilation
+            queue = torch.zeros(2, c_in, L, dtype=torch.float64)
             for t in range(15):
-                y, queue = student.conv_step(queue, x[:, :, t], conv.weight.detach(), conv.bias.detach(), dilation)
+                y, queue = student.conv_step(queue, x[:, :, t], conv.weight.detach(), conv.bias.detach(), dilation, t)
                 check_close(y, full[:, :, t], f"conv_step output at t={t} (K={kernel_size}, dilation={dilation})")
-            want_queue = x[:, :, 15 - queue.shape[-1]:]
-            check_close(queue, want_queue, "the queue after the last step (the layer's last (K-1)*dilation inputs)")
+            check_close(queue, ring_after(x, L), f"the ring buffer after 15 steps (K={kernel_size}, "
+                        f"dilation={dilation}): slot s % {L} holds x_s")
 
-
-@question("fast_generation", "fast_generate draws the same samples as the library's naive generator",
-          write=("arcourse.decoding.generate.generate",))
-class TestFastGeneration:
-    @points(3)
+    @points(2)
     def test_fast_equals_naive(self, student):
         for seed, config in enumerate([WaveNetConfig.tiny(), WaveNetConfig.tiny(kernel_size=3, n_stacks=1)]):
             torch.manual_seed(seed)
@@ -161,3 +182,52 @@ class TestFastGeneration:
             want = generate(model, prompt, 40, generator=make_generator(seed), use_cache=False)
             got = torch.as_tensor(np.asarray(student.fast_generate(model, prompt, 40, seed)))
             check_close(got, want, f"fast_generate(model, prompt, 40, seed={seed})", atol=0, rtol=0, prompt=prompt)
+
+
+def conv_stack(kernel_size, dilations, seed=0, zero_oldest=()):
+    """Causal convolutions (1 channel in, 3 between layers) with tanh between them, in float64;
+    the layers listed in `zero_oldest` have their oldest tap set to zero."""
+    torch.manual_seed(seed)
+    layers = []
+    for n, d in enumerate(dilations):
+        conv = CausalConv1d(1 if n == 0 else 3, 3, kernel_size, d).double()
+        if n in zero_oldest:
+            with torch.no_grad():
+                conv.weight[:, :, 0] = 0
+        layers += [conv, torch.nn.Tanh()]
+    return torch.nn.Sequential(*layers[:-1])
+
+
+def check_measured(student, kernel_size, dilations, length, *, zero_oldest=(), what=""):
+    stack = conv_stack(kernel_size, dilations, seed=len(dilations), zero_oldest=zero_oldest)
+    truth = measured_receptive_field(stack, length)
+    got = student.measure_receptive_field(stack, length, 3)
+    assert got == truth, (f"measure_receptive_field on a stack with K = {kernel_size}, dilations {dilations}"
+                          f"{what} returned {got!r}; the last output depends on inputs back to {truth} steps "
+                          "(the current one included)")
+    return truth
+
+
+@question("measure_receptive_field", "the receptive field measured by perturbation equals the true reach of any stack, "
+          "holes and zeroed taps included", tier="stretch", experiment=True,
+          write=("arcourse.models.wavenet.input_gradient", "arcourse.models.wavenet.receptive_field"))
+class TestMeasureReceptiveField:
+    @points(1)
+    def test_dense_stacks(self, student):
+        """stacks whose dilations leave no holes: the measurement equals 1 + (K - 1) sum(d)."""
+        for K, dilations in [(2, [1, 2, 4, 8]), (3, [1, 2, 4]), (4, [1, 3])]:
+            assert check_measured(student, K, dilations, 40) == 1 + (K - 1) * sum(dilations)
+
+    @points(1)
+    def test_stacks_with_holes(self, student):
+        """dilations [2, 2] and the like: some inputs inside the span are never read, the span still counts."""
+        for K, dilations in [(2, [2, 2]), (2, [3, 1, 5]), (3, [4, 4])]:
+            check_measured(student, K, dilations, 30)
+
+    @points(1)
+    def test_zeroed_taps(self, student):
+        """a layer's oldest tap set to zero: the true reach is shorter than the formula."""
+        for K, dilations, zero in [(3, [1, 2, 4], (2,)), (2, [1, 2, 4, 8], (3,)), (3, [2, 1, 3], (0, 2))]:
+            truth = check_measured(student, K, dilations, 40, zero_oldest=zero,
+                                   what=f" (oldest tap of layers {list(zero)} zeroed)")
+            assert truth < 1 + (K - 1) * sum(dilations)  # the check's own premise
