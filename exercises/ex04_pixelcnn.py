@@ -17,21 +17,25 @@
 #
 # *Grading runs your imports, functions, classes and simple constants (such as `LN2 = math.log(2)`), not the other cells; its report lists what it skipped.*
 #
-# Lecture 04 built a PixelCNN from masked convolutions and trained it on digits. Here you
-# write three of its parts yourself:
+# Lecture 04 built a single-colour PixelCNN from masked convolutions, found its blind spot
+# and trained it on digits with the course's `train` loop. Here you go past it, in three
+# tiers:
 #
-# 1. the **mask** of a masked convolution, of type A or B, for any odd kernel size and with
-#    the channel-ordering rule for colour images;
-# 2. **bits per dimension** of each image, from the model's logits;
-# 3. a **pixel-by-pixel sampler** that also completes partially given images (inpainting).
+# | tier | part | what you do |
+# |---|---|---|
+# | warm-up | 1. bits per dimension | turn a model's logits into bits/dim per image |
+# | core | 2. the colour mask | type A/B masks with the R → G → B ordering, any odd kernel |
+# | core | 3. sampling and completing | a pixel-by-pixel sampler for colour images that keeps given pixels |
+# | stretch | 5. an experiment | build and train a PixelCNN on binary digits with your own loop; beat independent pixels |
 #
-# A written question about the two mask types, after part 1, is marked by a person.
+# Two written questions are marked by a person: why the two mask types (after part 2) and
+# a derivation of the blind spot's size, checked by gradients (part 4).
 #
 # Grade yourself with `arcourse grade exercises/ex04_pixelcnn.ipynb`. The grader compares
-# your mask with the library's for many sizes, builds a small network from your masks and
-# checks by gradients that it never looks at the future, compares your bits per dimension
-# with the library's on random logits, and checks that your samples follow the model's
-# distribution.
+# your bits per dimension with the library's on random logits, your mask with the
+# library's for many sizes, builds a small network from your masks and checks by gradients
+# that it never looks at the future, tests your samples against the model's exact
+# distribution (a χ² test over every possible image), and trains your PixelCNN itself.
 
 # %% tags=["arcourse-setup", "remove-cell"]
 # Colab / JupyterHub: installs the course when this kernel does not have it (nothing happens where it does).
@@ -46,68 +50,18 @@ except ImportError:
 import math
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from arcourse import make_generator
-from arcourse.models import GatedPixelCNN, GatedPixelCNNConfig
+from arcourse.data import load_digits, split_images
+from arcourse.metrics import nll
+from arcourse.models import GatedPixelCNN, GatedPixelCNNConfig, IndependentPixels, MaskedConv2d
+
+torch.set_num_threads(1)   # small convolutions: more CPU threads cost more than they save
 
 # %% [markdown]
-# ## 1. The mask
-#
-# A masked convolution's kernel may look at the rows above its centre and, in the centre
-# row, at the taps left of the centre. The centre tap is where the types differ. With
-# `data_channels` $= C$ colours, the `in_channels` inputs are cut into $C$ equal contiguous
-# groups (the first group belongs to R, the next to G, ...), and so are the `out_channels`
-# outputs. At the centre tap an output of colour $c$ may see inputs of colour
-#
-# * $< c$ for **type A** (the first layer: it must not see the sub-pixel it predicts),
-# * $\le c$ for **type B** (every later layer: the centre features already exclude it).
-#
-# With one colour, type A hides the centre and type B keeps it.
-
-# %%
-def make_mask(kernel_size, mask_type, in_channels=1, out_channels=1, data_channels=1):
-    """The 0/1 mask of a masked convolution in raster order.
-
-    Args:
-        kernel_size: odd k (the kernel is k x k).
-        mask_type: "A" or "B".
-        in_channels, out_channels: multiples of data_channels.
-        data_channels: C, the colours of the image.
-    Returns:
-        float tensor (out_channels, in_channels, k, k) of zeros and ones.
-    """
-    # YOUR CODE HERE
-    raise NotImplementedError('start from zeros; set the rows above the centre and the taps left of it to 1; at the centre compare colour groups i // (in_channels // C) and o // (out_channels // C)')
-
-
-# %% [markdown]
-# Check by eye: a 3x3 type A mask hides the centre and everything after it; for RGB, the
-# centre tap of a type A mask lets G see R, and B see R and G.
-
-# %%
-print(make_mask(3, "A")[0, 0])
-assert make_mask(3, "A")[0, 0].tolist() == [[1, 1, 1], [1, 0, 0], [0, 0, 0]]
-assert make_mask(3, "B")[0, 0].tolist() == [[1, 1, 1], [1, 1, 0], [0, 0, 0]]
-rgb_centre = make_mask(3, "A", 3, 3, 3)[:, :, 1, 1]
-print(rgb_centre)
-assert rgb_centre.tolist() == [[0, 0, 0], [1, 0, 0], [1, 1, 0]]
-assert make_mask(5, "B", 6, 9, 3).shape == (9, 6, 5, 5)
-
-# %% [markdown]
-# ### A written question
-#
-# The first masked convolution of a PixelCNN uses a type-A mask and every later one a
-# type-B mask. Explain in two or three sentences why type B would be wrong in the first
-# layer, and why type A in the later layers would lose nothing in correctness but cost
-# the model information.
-
-# %% [markdown]
-# **Answer (written: mask_types, 2 points):**
-# YOUR ANSWER HERE
-
-# %% [markdown]
-# ## 2. Bits per dimension
+# ## 1. Bits per dimension (warm-up)
 #
 # The model gives logits `(B, C, H, W, K)`; the log-likelihood of image $b$ is the sum of
 # $\log \mathrm{softmax}(\text{logits})$ at its observed levels over all $D = C H W$
@@ -128,26 +82,89 @@ def image_bits_per_dim(logits, images):
         (B,) float tensor.
     """
     # YOUR CODE HERE
-    raise NotImplementedError('F.log_softmax(logits, dim=-1).gather(-1, images.unsqueeze(-1)) picks log p of the observed levels')
+    raise NotImplementedError("normalise the logits over the level axis in log space (a log-softmax, for stability), pick each sub-pixel's observed level with an index gather, sum per image, then divide by D ln 2")
 
 
 # %%
 uniform = torch.zeros(2, 1, 3, 3, 4)                     # K = 4 levels, all equally likely
-images = torch.randint(0, 4, (2, 1, 3, 3))
+images = torch.randint(0, 4, (2, 1, 3, 3), generator=make_generator(0))
 print(image_bits_per_dim(uniform, images))
 torch.testing.assert_close(image_bits_per_dim(uniform, images), torch.full((2,), 2.0))
 
 # %% [markdown]
-# ## 3. Sampling pixel by pixel, and completing images
+# ## 2. The mask, with colour (core)
 #
-# Sampling follows the chain rule in raster order: for each row $i$, each column $j$ and
-# each colour $c$ (R, then G, then B), run the model on the image so far, take the logits
-# of sub-pixel $(c, i, j)$, divide them by the temperature and draw a level from their
-# softmax. Sub-pixels marked as `known` are kept as given and never drawn: with the top
-# rows known this samples the bottom from $p(\text{bottom} \mid \text{top})$.
+# Lecture 04 drew the single-colour mask: a masked convolution's kernel may look at the
+# rows above its centre and, in the centre row, at the taps left of the centre; type A
+# hides the centre tap, type B keeps it. With colour, the centre tap is where the work is.
+# With `data_channels` $= C$ colours, the `in_channels` inputs are cut into $C$ equal
+# contiguous groups (the first group belongs to R, the next to G, ...), and so are the
+# `out_channels` outputs. At the centre tap an output of colour $c$ may see inputs of colour
 #
-# Use a generator made from `seed` (`make_generator(seed, device)`) for every draw, so the
-# same seed gives the same images.
+# * $< c$ for **type A** (the first layer: it must not see the sub-pixel it predicts),
+# * $\le c$ for **type B** (every later layer: the centre features already exclude it).
+#
+# Off-centre taps ignore colour: every group may read every group there.
+#
+# *Hint:* the colour of channel $n$ out of $N$ is its group index, $n$ divided (as an
+# integer) by the group size $N / C$; one comparison of an output-colour column against an
+# input-colour row gives the whole centre tap at once (broadcasting).
+
+# %%
+def make_mask(kernel_size, mask_type, in_channels=1, out_channels=1, data_channels=1):
+    """The 0/1 mask of a masked convolution in raster order.
+
+    Args:
+        kernel_size: odd k (the kernel is k x k).
+        mask_type: "A" or "B".
+        in_channels, out_channels: multiples of data_channels.
+        data_channels: C, the colours of the image.
+    Returns:
+        float tensor (out_channels, in_channels, k, k) of zeros and ones.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError('start from all zeros; open the rows above the centre and the taps left of it for every channel pair; the centre tap is a table (outputs x inputs) that compares colour groups, strictly for type A')
+
+
+# %% [markdown]
+# Check by eye: a 3x3 type A mask hides the centre and everything after it; for RGB, the
+# centre tap of a type A mask lets G see R, and B see R and G.
+
+# %%
+print(make_mask(3, "A")[0, 0])
+assert make_mask(3, "A")[0, 0].tolist() == [[1, 1, 1], [1, 0, 0], [0, 0, 0]]
+assert make_mask(3, "B")[0, 0].tolist() == [[1, 1, 1], [1, 1, 0], [0, 0, 0]]
+rgb_centre = make_mask(3, "A", 3, 3, 3)[:, :, 1, 1]
+print(rgb_centre)
+assert rgb_centre.tolist() == [[0, 0, 0], [1, 0, 0], [1, 1, 0]]
+assert make_mask(3, "B", 6, 6, 3)[:, :, 1, 1].tolist()[2] == [1, 1, 1, 1, 0, 0]   # a G output reads R and G
+assert make_mask(5, "B", 6, 9, 3).shape == (9, 6, 5, 5)
+
+# %% [markdown]
+# ### A written question
+#
+# The first masked convolution of a PixelCNN uses a type-A mask and every later one a
+# type-B mask. Explain in two or three sentences why type B would be wrong in the first
+# layer, and why type A in the later layers would lose nothing in correctness but cost
+# the model information.
+
+# %% [markdown]
+# **Answer (written: mask_types, 2 points):**
+# YOUR ANSWER HERE
+
+# %% [markdown]
+# ## 3. Sampling pixel by pixel, and completing images (core)
+#
+# Lecture 04 sampled grey digits with the library's `sample_images`. Write the loop
+# yourself, for colour and with given pixels. Sampling follows the chain rule in raster
+# order: for each row $i$, each column $j$ and each colour $c$ (R, then G, then B), run the
+# model on the image so far, take the logits of sub-pixel $(c, i, j)$, divide them by the
+# temperature and draw a level from their softmax. Sub-pixels marked as `known` are kept
+# as given and never drawn: with the top rows known this samples the bottom from
+# $p(\text{bottom} \mid \text{top})$, because the given pixels come first in raster order.
+#
+# Use one generator made from `seed` (`make_generator(seed, device)`) for every draw, so
+# the same seed gives the same images; `torch.multinomial` takes it.
 
 # %%
 def sample_pixels(model, images, known, temperature=1.0, seed=0):
@@ -163,7 +180,7 @@ def sample_pixels(model, images, known, temperature=1.0, seed=0):
         (B, C, H, W) int64 levels, equal to images wherever known.
     """
     # YOUR CODE HERE
-    raise NotImplementedError('loop over i, j, c; logits = model(x)[:, c, i, j] / temperature; draw with torch.multinomial(logits.softmax(-1), 1, generator=gen); write only where not known')
+    raise NotImplementedError("C*H*W model calls, one per sub-pixel, in the order row, column, colour; each draws from the softmax of that sub-pixel's tempered logits with the seeded generator, and writes the draw only where the sub-pixel is not known")
 
 
 # %% [markdown]
@@ -172,18 +189,155 @@ def sample_pixels(model, images, known, temperature=1.0, seed=0):
 
 # %%
 torch.manual_seed(0)
-model = GatedPixelCNN(GatedPixelCNNConfig.tiny(vocab_size=3))
-images = torch.randint(0, 3, (4, 1, 3, 3))
-row = torch.arange(3).view(1, 1, 3, 1).expand(4, 1, 3, 3)   # the row of each sub-pixel
-known = row == 0                                               # the top row is given
-first = sample_pixels(model, images, known, seed=1)
+tiny_model = GatedPixelCNN(GatedPixelCNNConfig.tiny(vocab_size=3))
+given = torch.randint(0, 3, (4, 1, 3, 3), generator=make_generator(1))
+top_row = torch.zeros(4, 1, 3, 3, dtype=torch.bool)
+top_row[:, :, 0] = True                                        # the top row is given
+first = sample_pixels(tiny_model, given, top_row, seed=1)
 print(first[0, 0])
 assert first.min() >= 0 and first.max() < 3
-assert torch.equal(first, sample_pixels(model, images, known, seed=1))
-assert torch.equal(first[:, :, 0], images[:, :, 0])
+assert torch.equal(first, sample_pixels(tiny_model, given, top_row, seed=1))
+assert torch.equal(first[:, :, 0], given[:, :, 0])
 
 # %% [markdown]
-# When all three parts pass, run the grader. Ideas to explore further: draw the mask of a
-# 7x7 type A kernel for RGB with 6 features per colour; sample digits from the lecture's
-# trained model at temperatures 0.5 and 2; time `sample_pixels` for 4x4, 8x8 and 16x16
-# images and explain the growth.
+# ## 4. The blind spot, derived (written) and measured
+#
+# Lecture 04 showed a wedge up and to the right that stacked masked convolutions never
+# see. Here you derive its shape and size.
+#
+# ### A written question
+#
+# Stack $L$ masked $k \times k$ convolutions, $k = 2m + 1$, one colour: the first of type A,
+# the rest of type B, with a non-linearity between them. Follow the output at pixel
+# $(i, j)$, far from the border. Together the kernels could reach $Lm$ rows up and $Lm$
+# columns to either side (and $Lm$ columns to the left in row $i$).
+#
+# 1. For the row $r$ above the output ($1 \le r \le Lm$), derive the rightmost column
+#    $j + f(r)$ that the output depends on. (Think of each layer as one step by a kernel
+#    offset: which steps may go right?)
+# 2. Hence count the pixels within reach that the output never sees, as a formula in $L$
+#    and $m$.
+# 3. Predict the count for $L = 3$, $k = 3$ **before** you run the cell below, which
+#    measures what the output depends on by gradients, with your masks.
+
+# %% [markdown]
+# **Answer (written: blind_spot, 3 points):**
+# YOUR ANSWER HERE
+
+# %% [markdown]
+# The measurement: a stack of $L$ convolutions with your masks and random weights, and the
+# gradient of one output with respect to every input pixel, summed over a few random
+# images so a zero means "no path". The cell prints the map (1: the output depends on that
+# pixel) and the blind pixels it finds. Compare them with your answer; then try other
+# $L$ and $k$.
+
+# %%
+def measure_blind_spot(n_layers, k, hidden=4, seed=0):
+    """Which input pixels the centre output of a stack of masked k x k layers depends on.
+
+    Returns:
+        seen: (size, size) bool, the pixels the output at the centre (i, j) depends on.
+        blind: (row offset, column offset) from (i, j) of each pixel within reach never seen.
+    """
+    m = k // 2
+    size, i = 2 * n_layers * m + 3, n_layers * m + 1                    # output at (i, i), far from the border
+    gen = make_generator(seed)
+    weights = [torch.randn(hidden, 1 if n == 0 else hidden, k, k, generator=gen)
+               * make_mask(k, "A" if n == 0 else "B", 1 if n == 0 else hidden, hidden) for n in range(n_layers)]
+    x = torch.rand(4, 1, size, size, generator=gen).requires_grad_(True)     # (4, 1, size, size)
+    h = x
+    for w in weights:
+        h = torch.tanh(F.conv2d(h, w, padding=k // 2))                        # (4, hidden, size, size)
+    h[:, 0, i, i].sum().backward()
+    seen = x.grad.abs().sum(0)[0] > 0                                         # (size, size)
+    up, right = torch.meshgrid(i - torch.arange(size), torch.arange(size) - i, indexing="ij")
+    far = n_layers * m                                                        # the kernels' reach
+    reach = ((up >= 1) & (up <= far) & (right.abs() <= far)) | ((up == 0) & (right < 0) & (right >= -far))
+    assert not (seen & ~reach).any(), "the output sees a pixel outside the kernels' reach (or a future one)"
+    blind = [(-int(up[r, c]), int(right[r, c])) for r, c in (reach & ~seen).nonzero()]
+    return seen, blind
+
+
+seen, blind = measure_blind_spot(3, 3)
+print(seen.int())
+print(f"{len(blind)} blind pixels at (row offset, column offset):", blind)
+assert blind and all(right > 0 for _, right in blind)     # the blind spot lies up and to the right
+
+# %% [markdown]
+# ## 5. An experiment: a PixelCNN of your own on binary digits (stretch)
+#
+# Build a small PixelCNN for binary images ($K = 2$) and train it with a loop you write,
+# without the course's `train`. Use `arcourse.models.MaskedConv2d` for the layers (it is
+# the convolution of your `make_mask`): a type-A first layer, a few type-B layers (a
+# residual connection helps), and a $1 \times 1$ head to two logits per pixel.
+#
+# The grader calls `fit_pixelcnn(train_images, 100, seed)` on 1,500 binary 8x8 images from
+# a source it knows exactly — each pixel is 1 with a probability set by the pixel above it
+# and the pixel to its left — and scores the model it returns on 500 images it never saw.
+# The model must
+#
+# * be causal: changing a pixel, and everything after it, changes no logit before it nor
+#   its own (checked by perturbing the inputs);
+# * beat the **independent-pixel baseline** (one Bernoulli per pixel position, fitted by
+#   counting, as in lecture 04) by at least **0.1 bits/dim**, and
+# * come within **0.05 bits/dim** of the source's own exact bits/dim, the best any model
+#   can do on average.
+#
+# Use a generator made from `seed` for the batches and seed the initialisation too. Below,
+# the notebook tries the same recipe on binarised digits, where no exact answer is known.
+#
+# The model must take levels `(B, 1, H, W)` (int64 in {0, 1}) and return logits
+# `(B, 1, H, W, 2)`, the course's contract. *Hints:* scale the levels to floats before the
+# first layer; the loss is the mean NLL per pixel (`arcourse.metrics.nll` takes the
+# contract's shapes); Adam with a learning rate of about $10^{-2}$ and batches of 64 learn
+# fast here; about a second of CPU is enough.
+
+# %%
+class BinaryPixelCNN(nn.Module):
+    """A small PixelCNN for binary images: (B, 1, H, W) levels -> logits (B, 1, H, W, 2)."""
+
+    def __init__(self, hidden=16, n_layers=2, first_kernel_size=5):
+        super().__init__()
+        # YOUR CODE HERE
+        raise NotImplementedError('a type-A masked convolution from 1 channel to hidden, n_layers type-B ones from hidden to hidden, and a 1x1 type-B head to 2 channels')
+
+    def forward(self, x):
+        # YOUR CODE HERE
+        raise NotImplementedError("levels to floats around zero; a non-linearity before every later layer, each added to its input (residual); the head's two channels become the last axis")
+
+
+def fit_pixelcnn(images, steps=150, seed=0):
+    """Train a BinaryPixelCNN on binary images with Adam; return the trained model.
+
+    Args:
+        images: (N, 1, H, W) int64 levels in {0, 1}.
+        steps: optimiser steps (one batch each).
+        seed: seeds the initial weights and the batches.
+    Returns:
+        the model (levels (B, 1, H, W) -> logits (B, 1, H, W, 2)).
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError("seed torch before building the model and make a generator for the batch indices; each step: a random batch, the mean NLL of the images under the model's logits, zero the gradients, backward, step")
+
+
+# %% [markdown]
+# Train it on the binarised digits (a pixel is 1 where the grey level is 9 or more) and
+# compare with the baseline on the held-out fifth. The cell prints both; the assert is the
+# grader's margin.
+
+# %%
+binary = load_digits(levels=2)
+train_digits, test_digits = split_images(binary, (0.8, 0.2), seed=0)
+baseline = IndependentPixels.from_images(train_digits.images, 2)
+model = fit_pixelcnn(train_digits.images, steps=150, seed=0)
+with torch.no_grad():
+    bpd_model = float(image_bits_per_dim(model(test_digits.images), test_digits.images).mean())
+    bpd_baseline = float(image_bits_per_dim(baseline(test_digits.images), test_digits.images).mean())
+print(f"independent pixels {bpd_baseline:.3f} bits/dim, your PixelCNN {bpd_model:.3f} bits/dim")
+assert bpd_model < bpd_baseline - 0.05
+
+# %% [markdown]
+# When every part passes, run the grader. Ideas to explore further: measure the blind spot
+# of `BinaryPixelCNN` with a $5 \times 5$ first layer (the hidden layers are 3x3: what does
+# your formula become?); time `sample_pixels` for 4x4, 8x8 and 16x16 images and explain the
+# growth; sample binary digits from the model you trained, at temperatures 0.5 and 1.

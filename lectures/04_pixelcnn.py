@@ -650,9 +650,10 @@ margin = bpd_baseline - checkpoints["Gated PixelCNN"][1]
 print(f"the gated checkpoint beats independent pixels by {margin:.2f} bits/dim ({margin * D:.0f} bits per digit)")
 
 # %% [markdown]
-# **Exercise 04** (`exercises/ex04_pixelcnn.ipynb`): build the type A/B mask with colour
-# groups, the bits-per-dimension conversion, and a pixel-by-pixel sampler that also
-# completes images; `arcourse grade` checks them.
+# **Exercise 04** (`exercises/ex04_pixelcnn.ipynb`): the bits-per-dimension conversion,
+# the type A/B mask with colour groups, a pixel-by-pixel sampler that also completes
+# images, the blind spot's size derived and measured, and a PixelCNN of your own trained
+# with your own loop; `arcourse grade` checks them.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## In class: completing a digit

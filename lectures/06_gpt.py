@@ -631,8 +631,10 @@ assert slope["recompute"] > slope["KV cache"]                 # and the recomput
 #   with longer contexts and more data; its figures are in the README (*Benchmarks*), since
 #   they come from a run on another machine, not from this notebook.
 #
-# **Exercise 06** (`exercises/ex06_attention.ipynb`): write causal multi-head attention and
-# one KV-cache decoding step yourself; `arcourse grade` checks them against PyTorch.
+# **Exercise 06** (`exercises/ex06_attention.ipynb`): write causal attention, then
+# sliding-window attention, multi-head attention over a left-padded batch and one KV-cache
+# step yourself, and count what the cache saves in decoding; `arcourse grade` checks them
+# against PyTorch.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## In class: attention weights and the KV cache

@@ -17,6 +17,11 @@ MISTAKES = [
             lost=1, why="a sampler that ignores the temperature"),
     Mistake("sample_pixels", "torch.where(known[:, c, i, j], x[:, c, i, j], draw)", "draw", lost=3,
             why="a sampler that overwrites the given pixels"),
+    Mistake("fit_pixelcnn", 'MaskedConv2d(1, hidden, first_kernel_size, "A")',
+            'MaskedConv2d(1, hidden, first_kernel_size, "B")', lost=2,
+            why="the own PixelCNN's first layer is type B and sees the pixel it predicts"),
+    Mistake("fit_pixelcnn", "        optimiser.step()\n", "", lost=3,
+            why="a training loop that never steps the optimiser"),
 ]
 graded = mistakes_fixture("ex04_pixelcnn", MISTAKES)
 

@@ -105,9 +105,7 @@ DELEGATIONS = {
         T = q.shape[-2]
         ahead = torch.ones(T, T, dtype=torch.bool).triu(1)
         w = (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).masked_fill(ahead, float('-inf')).softmax(-1)
-        return F.scaled_dot_product_attention(q, k, v, is_causal=True), w"""},
-                       # the student's multi-head attention calls this causal_attention: it delegates too
-                       {"causal_attention", "multi_head_attention"}),
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True), w"""}, {"causal_attention"}),
     "ex07_decoding": ({"top_k_filter": "from arcourse.decoding import TopK\nreturn TopK(k)(logits)"}, {"top_k"}),
     "ex08_beyond": ({"normal_nll": "return -torch.distributions.Normal(mu, sigma).log_prob(x)"}, {"gaussian_nll"}),
 }

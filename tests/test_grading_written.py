@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_solutions_declare_their_written_questions():
-    assert declared_in((ROOT / "solutions" / "ex04_pixelcnn.py").read_text()) == {"mask_types": 2.0}
+    assert declared_in((ROOT / "solutions" / "ex04_pixelcnn.py").read_text()) == {"mask_types": 2.0, "blind_spot": 3.0}
     assert declared_in((ROOT / "solutions" / "ex02_information.py").read_text()) == {}
 
 
@@ -31,10 +31,10 @@ def _student_copy(tmp_path, suffix):
 @pytest.mark.parametrize("suffix", [".py", ".ipynb"])
 def test_answers_are_read_from_scripts_and_notebooks(tmp_path, suffix):
     path, answer = _student_copy(tmp_path, suffix)
-    assert answers_in(path) == {"mask_types": answer}
+    assert answers_in(path) == {"mask_types": answer, "blind_spot": ""}
     stub = tmp_path / "stub.py"
     stub.write_text(make_exercise((ROOT / "solutions" / "ex04_pixelcnn.py").read_text()))
-    assert answers_in(stub) == {"mask_types": ""}                  # the placeholder is no answer
+    assert answers_in(stub) == {"mask_types": "", "blind_spot": ""}   # the placeholder is no answer
 
 
 def test_the_page_escapes_answers_and_shows_who_wrote_them():

@@ -13,6 +13,7 @@ import pytest
 
 from arcourse import cli
 from arcourse.cli.build import BEGIN, END, BuildError
+from arcourse.grading.written import declared_in
 from arcourse.release import release
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +59,9 @@ def test_the_edition_has_what_students_need_and_nothing_else(edition):
     checks = sorted(p.name for p in (edition / "arcourse" / "grading" / "checks").glob("test_*.py"))
     assert checks == ["test_ex02.py", "test_ex04.py"]
     manifest = json.loads((edition / "arcourse" / "grading" / "checks" / "manifest.json").read_text())
-    assert sorted(manifest["hidden"]) == CHOSEN and manifest["written"] == {"ex04": {"mask_types": 2.0}}
+    written = {e: w for e in CHOSEN if (w := declared_in(next((ROOT / "solutions").glob(f"{e}_*.py")).read_text()))}
+    assert sorted(manifest["hidden"]) == CHOSEN and manifest["written"] == written
+    assert manifest["written"]["ex04"] == {"mask_types": 2.0, "blind_spot": 3.0}
     readme = (edition / "README.md").read_text()
     assert "python3 course.py lab" in readme and "arcourse grade exercises/" in readme and "hidden" in readme
 

@@ -1,9 +1,9 @@
-"""Hidden checks for exercise 06: a long sequence in float32, many heads, a long cache."""
+"""Hidden checks for exercise 06: a long sequence in float32, a long window, eight heads, a long
+cache."""
 import torch
 import torch.nn.functional as F
 
 from arcourse.grading.api import check_close, points, question
-from arcourse.models.gpt import CausalSelfAttention, GPTConfig
 
 
 @question("causal_attention")
@@ -15,6 +15,18 @@ class TestCausalAttentionHidden:
         out, _ = student.causal_attention(q, k, v)
         check_close(out, F.scaled_dot_product_attention(q, k, v, is_causal=True), "causal_attention, T=40",
                     atol=1e-5)
+
+
+@question("sliding_window_attention")
+class TestSlidingWindowHidden:
+    @points(1)
+    def test_long_sequence(self, student):
+        gen = torch.Generator().manual_seed(64)
+        q, k, v = (torch.randn(1, 2, 40, 8, generator=gen, dtype=torch.float64) for _ in range(3))
+        t = torch.arange(40)
+        allowed = (t[None, :] <= t[:, None]) & (t[:, None] - t[None, :] < 7)
+        out, _ = student.sliding_window_attention(q, k, v, 7)
+        check_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=allowed), "sliding window 7, T=40")
 
 
 @question("multi_head_attention")

@@ -1,4 +1,5 @@
-"""Graded checks of exercise 04: the PixelCNN mask, bits per dimension, a pixel-by-pixel sampler."""
+"""Graded checks of exercise 04: bits per dimension (warm-up), the colour mask and a pixel-by-pixel
+sampler (core), and an own PixelCNN trained on binary digits (stretch, an experiment)."""
 import itertools
 import math
 
@@ -9,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arcourse.grading.api import check_close, points, question
-from arcourse.metrics import nll
-from arcourse.metrics import log_likelihood
-from arcourse.models import GatedPixelCNN, GatedPixelCNNConfig, MaskedConv2d, pixel_input_gradient, pixelcnn_mask
+from arcourse.metrics import chi_square_test, log_likelihood, nll
+from arcourse.models import (GatedPixelCNN, GatedPixelCNNConfig, IndependentPixels, MaskedConv2d,
+                             pixel_input_gradient, pixelcnn_mask)
 
 FEW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -25,7 +26,7 @@ def _mask(student, *args):
 
 
 @question("make_mask", "type A/B masks for many kernel sizes and colour groupings; a network built from them is causal",
-          write=("arcourse.models.pixelcnn.pixelcnn_mask",))
+          tier="core", write=("arcourse.models.pixelcnn.pixelcnn_mask",))
 class TestMakeMask:
     @points(2)
     def test_single_channel_masks(self, student):
@@ -81,7 +82,7 @@ class _MaskedStack(nn.Module):
         return h.unsqueeze(-1)                                                # (B, C, H, W, 1)
 
 
-@question("image_bits_per_dim", "bits per dimension of each image from logits",
+@question("image_bits_per_dim", "bits per dimension of each image from logits", tier="warm-up",
           write=("arcourse.metrics.information.log_likelihood", "arcourse.metrics.information.nll"))
 class TestBitsPerDim:
     @points(1)
@@ -129,14 +130,22 @@ def _samples(student, model, images, known, temperature=1.0, seed=0):
     return out.long()
 
 
-def _frequencies(draws, levels):
+def _counts(draws, levels):
+    """How often each possible image was drawn, in the order of `_all_images`."""
     digits = levels ** torch.arange(draws[0].numel() - 1, -1, -1)
     index = (draws.flatten(1) * digits).sum(1)
-    return torch.bincount(index, minlength=levels ** draws[0].numel()).double() / len(draws)
+    return torch.bincount(index, minlength=levels ** draws[0].numel()).double()
+
+
+def _assert_follows(draws, exact, levels, what):
+    """Pearson's chi-square test of the drawn images against the exact distribution."""
+    statistic, p_value = chi_square_test(_counts(draws, levels), exact / exact.sum())
+    assert p_value > 1e-3, (f"{what}: the samples do not follow the model's exact distribution "
+                            f"(chi-square {statistic:.1f}, p = {p_value:.1e}, over {len(exact)} possible images)")
 
 
 @question("sample_pixels", "pixel-by-pixel samples: in range, seeded, keep the given pixels, follow the model",
-          write=("arcourse.decoding.images.complete_images", "arcourse.decoding.images.sample_images"))
+          tier="core", write=("arcourse.decoding.images.complete_images", "arcourse.decoding.images.sample_images"))
 class TestSamplePixels:
     @points(1)
     def test_in_range_and_seeded(self, student):
@@ -164,31 +173,29 @@ class TestSamplePixels:
 
     @points(2)
     def test_follows_the_model(self, student):
-        """6,000 binary 2x2 samples match the model's exact joint (total variation < 0.04)."""
+        """6,000 binary 2x2 samples against the model's exact joint over all 16 images (chi-square)."""
         model = _sharp_model()
         everything = _all_images((1, 2, 2), 2)
         with torch.no_grad():
             exact = log_likelihood(model, everything).double().exp()
         draws = _samples(student, model, torch.zeros(6000, 1, 2, 2, dtype=torch.long),
                          torch.zeros(6000, 1, 2, 2, dtype=torch.bool), seed=0)
-        tv = 0.5 * (_frequencies(draws, 2) - exact).abs().sum()
-        assert tv < 0.04, f"the samples are far from the model's distribution (total variation {tv:.3f})"
+        _assert_follows(draws, exact, 2, "sample_pixels(model, 2x2 binary)")
 
     @points(1)
     def test_temperature(self, student):
-        """at temperature 0.5 every conditional's logits are doubled."""
+        """at temperature 0.5 every conditional's logits are doubled (chi-square against that joint)."""
         model = _sharp_model(seed=1)
         everything = _all_images((1, 2, 2), 2)
         with torch.no_grad():
             exact = (-nll(model(everything) * 2, everything, reduction="none").sum((1, 2, 3))).double().exp()
         draws = _samples(student, model, torch.zeros(6000, 1, 2, 2, dtype=torch.long),
                          torch.zeros(6000, 1, 2, 2, dtype=torch.bool), temperature=0.5, seed=0)
-        tv = 0.5 * (_frequencies(draws, 2) - exact).abs().sum()
-        assert tv < 0.04, f"samples at temperature 0.5 are far from p ** 2 per conditional (total variation {tv:.3f})"
+        _assert_follows(draws, exact, 2, "sample_pixels(..., temperature=0.5): each conditional's logits doubled")
 
     @points(2)
     def test_completes_colour_images_from_the_conditional(self, student):
-        """RGB 2x1 images, top pixel given: the bottom pixel's R, G, B follow p(bottom | top)."""
+        """RGB 2x1 images, top pixel given: the bottom pixel's R, G, B follow p(bottom | top) (chi-square)."""
         model = _sharp_model(data_channels=3, seed=2)
         everything = _all_images((3, 2, 1), 2)                       # 64 images
         top = torch.tensor([1, 0, 1])
@@ -202,6 +209,90 @@ class TestSamplePixels:
         known[:, :, 0, 0] = True
         draws = _samples(student, model, images, known, seed=0)
         assert (draws[:, :, 0, 0] == top).all(), "the given top pixel was changed"
-        tv = 0.5 * (_frequencies(draws[:, :, 1, 0], 2) - exact).abs().sum()
-        assert tv < 0.04, (f"the completed bottom pixels are far from p(bottom | top) (total variation {tv:.3f}); "
-                           "draw R, then G, then B, each given the ones before")
+        _assert_follows(draws[:, :, 1, 0], exact, 2,
+                        "the completed bottom pixels against p(bottom | top); draw R, then G, then B, each given "
+                        "the ones before")
+
+
+# The experiment: binary 8x8 images from a source known exactly (each pixel depends on the pixel
+# above and the pixel to its left), and the model the student's fit_pixelcnn returns (trained
+# once per grading, shared by the checks).
+STEPS, SEED = 100, 2
+P_ONE = torch.tensor([[0.15, 0.6], [0.6, 0.9]])      # p(pixel = 1 | above, left); outside the image is 0
+_FITTED: list = []      # (student, model handle)
+
+
+def _source(n, seed):
+    """n images (n, 1, 8, 8) from the source, and their exact bits per dimension on average."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.zeros(n, 1, 8, 8, dtype=torch.long)
+    log_p = torch.zeros(n, dtype=torch.float64)
+    for i, j in itertools.product(range(8), range(8)):
+        above = x[:, 0, i - 1, j] if i else torch.zeros(n, dtype=torch.long)
+        left = x[:, 0, i, j - 1] if j else torch.zeros(n, dtype=torch.long)
+        p = P_ONE[above, left].double()
+        x[:, 0, i, j] = (torch.rand(n, generator=gen, dtype=torch.float64) < p).long()
+        log_p += torch.where(x[:, 0, i, j] == 1, p, 1 - p).log()
+    return x, float(-log_p.mean() / (64 * math.log(2)))
+
+
+def _fitted(student):
+    for who, model in _FITTED:
+        if who is student:
+            return model
+    model = student.fit_pixelcnn(_source(1500, 10)[0], STEPS, SEED)
+    _FITTED.append((student, model))
+    return model
+
+
+def _logits(model, images):
+    out = torch.as_tensor(model(images))
+    want = tuple(images.shape) + (2,)
+    if tuple(out.shape) != want:
+        raise AssertionError(f"the model returned logits of shape {tuple(out.shape)} for images "
+                             f"{tuple(images.shape)}, expected {want}")
+    return out.double()
+
+
+def _bits_per_dim(logits, images):
+    return float(nll(logits, images, reduction="none").sum((1, 2, 3)).mean() / (images[0].numel() * math.log(2)))
+
+
+@question("fit_pixelcnn", "an own PixelCNN, trained by an own loop, is causal, beats independent pixels and "
+          "nearly reaches the exact bits/dim of a known source", tier="stretch", experiment=True, seconds=60,
+          write=("arcourse.training.train", "arcourse.models.pixelcnn.PixelCNN",
+                 "arcourse.models.pixelcnn.GatedPixelCNN"))
+class TestFitPixelCNN:
+    @points(2)
+    def test_trained_model_is_causal(self, student):
+        """perturbing a pixel and everything after it changes no logit before it, nor its own."""
+        model = _fitted(student)
+        images = _source(16, 11)[0]
+        order = torch.arange(64).view(1, 1, 8, 8)
+        for i, j in [(0, 0), (2, 3), (4, 4), (5, 7), (7, 7)]:
+            flipped = torch.where(order >= i * 8 + j, 1 - images, images)        # (i, j) and after
+            changed = ((_logits(model, images) - _logits(model, flipped)).abs() > 1e-5).any(-1)   # (16, 1, 8, 8)
+            if (changed & (order <= i * 8 + j)).any():
+                raise AssertionError(f"flipping pixel ({i}, {j}) and every pixel after it changed the logits "
+                                     f"of pixel ({i}, {j}) or of a pixel before it: the model sees the future "
+                                     "(which mask does the first layer need?)")
+
+    @points(2)
+    def test_beats_independent_pixels(self, student):
+        """after 100 steps, held-out bits/dim at least 0.1 below the independent-pixel baseline."""
+        train, test = _source(1500, 10)[0], _source(500, 12)[0]
+        with torch.no_grad():
+            baseline = _bits_per_dim(IndependentPixels.from_images(train, 2)(test).double(), test)
+        got = _bits_per_dim(_logits(_fitted(student), test), test)
+        assert got < baseline - 0.1, (f"held-out {got:.3f} bits/dim after fit_pixelcnn(train, steps={STEPS}, "
+                                      f"seed={SEED}); independent pixels get {baseline:.3f}, so at most "
+                                      f"{baseline - 0.1:.3f} is needed")
+
+    @points(1)
+    def test_nearly_reaches_the_source(self, student):
+        """held-out bits/dim within 0.05 of the source's exact bits/dim (its conditionals are known)."""
+        test, exact = _source(500, 12)
+        got = _bits_per_dim(_logits(_fitted(student), test), test)
+        assert got < exact + 0.05, (f"held-out {got:.3f} bits/dim after {STEPS} steps; the source itself needs "
+                                    f"{exact:.3f}, and within 0.05 of it is expected (does every pixel see the "
+                                    "one above and the one to its left?)")
