@@ -106,7 +106,9 @@ DELEGATIONS = {
         return F.scaled_dot_product_attention(q, k, v, is_causal=True), w"""},
                        # the student's multi-head attention calls this causal_attention: it delegates too
                        {"causal_attention", "multi_head_attention"}),
-    "ex07_decoding": ({"top_k_filter": "from arcourse.decoding import TopK\nreturn TopK(k)(logits)"}, {"top_k"}),
+    "ex07_decoding": ({"top_k_filter": "from arcourse.decoding import TopK\nreturn TopK(k)(logits)"},
+                      # the student's sampler calls this top_k_filter: it delegates too
+                      {"top_k", "sample_continuations"}),
     "ex08_beyond": ({"normal_nll": "return -torch.distributions.Normal(mu, sigma).log_prob(x)"}, {"gaussian_nll"}),
 }
 
