@@ -36,8 +36,11 @@
 #   and their absolute values, trained by maximum likelihood with your own head and loss on
 #   the GARCH series of `arcourse.data`, and measured on held-out days against a Gaussian
 #   baseline.
+# * **stretch — exposure bias, measured.** On a Markov source whose truth is known, how much
+#   worse is a model on its own generated prefixes than on true ones? You measure it by
+#   sampling; the grader knows the exact answer.
 #
-# Two written questions (marked by a person) follow parts 2 and 3.
+# Two written questions (marked by a person) sit in parts 2 and 4.
 #
 # Fill in every `raise NotImplementedError`, run the checks below each function, then grade
 # with `arcourse grade ex08_beyond.ipynb` (or the `.py`). The grader checks your functions on
@@ -322,5 +325,76 @@ ax.plot(test_days.volatility[P:][days], "r", lw=1, label="true σ_t")
 ax.plot(sigma[days].detach(), "b", lw=1, label="your σ_t")
 ax.axhline(float(train_days.values.std()), color="k", ls="--", label="one Gaussian's σ")
 ax.set(xlabel="held-out day", ylabel="return (%)", title="predicted scale against the true volatility")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# ## 5. Stretch, an experiment: exposure bias on a source whose truth is known
+#
+# A model trained with teacher forcing is only ever scored on *true* prefixes; when it
+# generates, it conditions on its *own* earlier tokens, which come from a different
+# distribution. On a Markov chain we can measure the difference exactly. Take a true
+# source, transition matrix $P$ (row $i$: the distribution of the next state after $i$),
+# a model $Q$ of it, and a start distribution. The model's error at state $i$ is
+# $\mathrm{KL}(P(\cdot \mid i)\,\|\,Q(\cdot \mid i))$. Its expected error at step $t$ is
+# that KL averaged over the state before step $t$ — the state reached by the *true* chain
+# (teacher forcing) or by the *model's* chain (free running):
+# $$e_{\text{TF}}(t) = \mathbb E_{x_{t-1} \sim \text{start}\,P^{t-1}}\,\mathrm{KL}_{x_{t-1}}, \qquad
+#   e_{\text{FR}}(t) = \mathbb E_{x_{t-1} \sim \text{start}\,Q^{t-1}}\,\mathrm{KL}_{x_{t-1}}.$$
+# `exposure_bias` *measures* both by sampling: run `n_samples` chains of each kind from
+# the start distribution with one seeded generator and average the per-state KL over them
+# at each step $t = 1, \dots, n$ (the KL of each state you may compute from the matrices).
+# The grader compares your curves with the exact ones (matrix powers) within five
+# standard errors, on two sources and models the notebook does not use.
+
+# %%
+def exposure_bias(P, Q, start, n_steps, n_samples, seed=0):
+    """Measured expected KL(P || Q) per step on the true chain's and on the model's states.
+
+    Args:
+        P, Q: (V, V) row-stochastic transition matrices of the source and of the model (Q > 0).
+        start: (V,) the distribution of the first state x_0.
+        n_steps: the steps t = 1..n_steps measured.
+        n_samples: chains of each kind.
+        seed: seeds the one torch.Generator for every draw.
+    Returns:
+        (teacher_forced, free_running): two (n_steps,) tensors.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError('the per-state KL is a (V,) vector (mind 0 log 0 = 0); walk each kind of chain step by step, averaging that vector at the current states')
+
+
+# %% [markdown]
+# A source with four states and a model that got one row wrong: after state 3 it prefers
+# to stay at 3, where its error is largest. On true prefixes the model rarely visits state
+# 3; generating on its own it drifts there. The exact curves come from matrix powers.
+
+# %%
+P_true = torch.tensor([[0.1, 0.6, 0.2, 0.1],
+                       [0.3, 0.1, 0.5, 0.1],
+                       [0.4, 0.3, 0.1, 0.2],
+                       [0.5, 0.2, 0.2, 0.1]], dtype=torch.float64)
+Q_model = P_true.clone()
+Q_model[3] = torch.tensor([0.15, 0.1, 0.1, 0.65], dtype=torch.float64)  # sticky where it errs
+start = torch.tensor([1.0, 0.0, 0.0, 0.0], dtype=torch.float64)
+teacher, free = exposure_bias(P_true, Q_model, start, 12, 4000, seed=0)  # (12,), (12,)
+kl_state = (P_true * (P_true.log() - Q_model.log())).sum(-1)  # (4,): every P > 0 here
+exact = {"teacher forcing": [], "free running": []}
+for name, chain in (("teacher forcing", P_true), ("free running", Q_model)):
+    state = start.clone()
+    for _ in range(12):
+        exact[name].append(float(state @ kl_state))
+        state = state @ chain
+assert torch.allclose(teacher, torch.tensor(exact["teacher forcing"], dtype=teacher.dtype), atol=0.03)
+assert torch.allclose(free, torch.tensor(exact["free running"], dtype=free.dtype), atol=0.03)
+print(f"step 12: teacher-forced error {teacher[-1]:.3f} nats, free-running {free[-1]:.3f} nats "
+      f"(exact {exact['teacher forcing'][-1]:.3f}, {exact['free running'][-1]:.3f})")
+
+fig, ax = plt.subplots(figsize=(6, 3))
+steps = range(1, 13)
+for name, measured in (("teacher forcing", teacher), ("free running", free)):
+    ax.plot(steps, measured, "o", label=f"{name}, measured")
+    ax.plot(steps, exact[name], "-", color="0.4")
+ax.set(xlabel="step t", ylabel="E KL(P || Q) at step t (nats)", title="exposure bias on a known Markov source")
 ax.legend(fontsize=8)
 plt.show()

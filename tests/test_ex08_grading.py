@@ -32,6 +32,11 @@ MISTAKES = [
     Mistake("returns_fit", "        loss = normal_nll(train_series[p:], mu, sigma).mean()\n",
             "        loss = ((train_series[p:] - mu) ** 2).mean()  # least squares\n", lost=3,
             why="fitted by least squares so sigma never learns"),
+    Mistake("exposure_bias", "    for chain in (P, Q):\n", "    for chain in (P, P):\n", lost=2,
+            why="free-running chains drawn from the source"),
+    Mistake("exposure_bias", "            errors.append(kl[x].mean())\n            x = torch.multinomial(chain[x], 1, generator=gen)[:, 0]  # (N,) the next states\n",
+            "            x = torch.multinomial(chain[x], 1, generator=gen)[:, 0]  # (N,) the next states\n            errors.append(kl[x].mean())\n",
+            lost=2, why="error measured one state late"),
 ]
 graded = mistakes_fixture("ex08_beyond", MISTAKES)
 

@@ -237,3 +237,43 @@ class TestReturnsFit:
         assert yours < baseline - self.MARGIN, \
             (f"held-out NLL {yours:.4f} nats/day; the single Gaussian of the training data scores {baseline:.4f}, "
              f"and a fitted model should beat it by at least {self.MARGIN}")
+
+
+def _chain(seed, V):
+    """A random source P, a model Q of it (P with two rows made sticky), a random start."""
+    gen = torch.Generator().manual_seed(seed)
+    P = torch.rand(V, V, generator=gen, dtype=torch.float64) + 0.05
+    P /= P.sum(-1, keepdim=True)
+    Q = P.clone()
+    for i in (V - 1, V - 2):
+        Q[i] = 0.3 * P[i] + 0.7 * torch.eye(V, dtype=torch.float64)[i]
+    start = torch.rand(V, generator=gen, dtype=torch.float64) ** 3
+    return P, Q, start / start.sum()
+
+
+@question("exposure_bias", "measured expected KL per step on the source's and on the model's own states, against "
+          "the exact curves (matrix powers), two sources", tier="stretch", experiment=True, seconds=60)
+class TestExposureBias:
+    @points(1)
+    @pytest.mark.parametrize("seed, V", [(51, 3), (52, 5)])
+    def test_matches_the_exact_curves(self, student, seed, V):
+        P, Q, start = _chain(seed, V)
+        n_steps, N = 8, 3000
+        what = f"exposure_bias(P, Q, start, {n_steps}, {N}, seed={seed})"
+        got = student.exposure_bias(P, Q, start, n_steps, N, seed)
+        if not (isinstance(got, (tuple, list)) and len(got) == 2):
+            raise AssertionError(f"{what} should return (teacher_forced, free_running)")
+        kl = (P * (P.log() - Q.log())).sum(-1)  # (V,)
+        for name, chain, curve in (("teacher_forced", P, got[0]), ("free_running", Q, got[1])):
+            curve = torch.as_tensor(curve).double()
+            if tuple(curve.shape) != (n_steps,):
+                raise AssertionError(f"{what}: {name} should have shape ({n_steps},), got {tuple(curve.shape)}")
+            state = start.clone()
+            for t in range(n_steps):
+                mean = float(state @ kl)
+                sd = math.sqrt(max(float(state @ kl ** 2) - mean ** 2, 0.0))
+                tolerance = 5 * sd / math.sqrt(N) + 1e-6
+                if not abs(float(curve[t]) - mean) <= tolerance:
+                    raise AssertionError(f"{what}: {name} at step {t + 1} is {float(curve[t]):.4f}, the exact "
+                                         f"expected KL is {mean:.4f} (tolerance {tolerance:.4f}, 5 standard errors)")
+                state = state @ chain
