@@ -13,27 +13,32 @@
 # ---
 
 # %% [markdown]
-# # Exercise 07 — decoding: temperature, top-k, top-p and beam search
+# # Exercise 07 — decoding: processors, a sampler, beam search with an end token, and what temperature does
 #
 # *Grading runs your imports, functions, classes and simple constants (such as `LN2 = math.log(2)`), not the other cells; its report lists what it skipped.*
 #
 # Lecture 07 turned a model's next-token logits into text with small processors, each a
 # function from logits `(B, V)` to logits `(B, V)` that returns a new tensor and leaves its
-# input alone. Here you write three of them and a beam search:
+# input alone, and compared beam search with an exhaustive search. Here you build the
+# pieces yourself, in three tiers:
 #
-# 1. `apply_temperature(logits, temperature)`: $p_\tau \propto p^{1/\tau}$, i.e. logits $/\,\tau$.
-# 2. `top_k_filter(logits, k)`: keep **exactly** $k$ tokens per row, the $k$ largest logits;
-#    when several tokens tie with the $k$-th, keep the ones with the lowest ids.
-# 3. `top_p_filter(logits, p)`: keep the smallest set of most probable tokens whose mass is
-#    $\ge p$ (token $i$, in order of decreasing probability, is kept exactly when the mass of the
-#    tokens before it is $< p$).
-# 4. `beam_search(model, prompt, max_new_tokens, beam_width)`: the continuation of exactly
-#    `max_new_tokens` tokens with the highest log-probability that a beam of `beam_width`
-#    partial sequences finds.
+# * **warm-up** — `apply_temperature` and `top_k_filter` (exactly $k$ tokens, ties to the lowest ids);
+# * **core** — variants the lecture did not write out: `top_p_filter` with a
+#   `min_tokens_to_keep` floor; `sample_continuations`, a sampler that composes your
+#   processors and must draw from exactly the distribution they define; and `beam_search`
+#   **with an end-of-sequence token and length normalisation**, as section 5 of the lecture
+#   described it;
+# * **stretch** — an experiment: `entropy_sweep` measures, by sampling, how the entropy of
+#   the decoded distribution grows with the temperature.
 #
-# A dropped token gets the logit $-\infty$ (probability 0 after the softmax). Check your work
-# with `arcourse grade exercises/ex07_decoding.py`: the grader tries random logits, ties,
-# $-\infty$ and huge values, and compares your beam search with a brute-force search.
+# Two written questions (marked by a person) ask you to analyse the cost of each decoding
+# strategy from a table you measure, and to interpret your temperature plot.
+#
+# Check your work with `arcourse grade exercises/ex07_decoding.py`. The grader tries random
+# logits, ties, $-\infty$ and huge values; compares your samples with the exact distribution
+# of small random models by a chi-square test (a different model per case); compares your
+# beam search with a brute-force search over every sequence; and compares your measured
+# entropies with the exact ones.
 
 # %% tags=["arcourse-setup", "remove-cell"]
 # Colab / JupyterHub: installs the course when this kernel does not have it (nothing happens where it does).
@@ -45,23 +50,56 @@ except ImportError:
     import arcourse
 
 # %%
+import itertools
+import math
+import time
+
+import matplotlib.pyplot as plt
 import torch
 
-from arcourse import make_generator
-from arcourse.decoding import exhaustive_search, generate
+from arcourse import chi_square_test
+from arcourse.decoding import Temperature, TopK, exhaustive_search, generate
 from arcourse.models import CharRNN, CharRNNConfig
+
+torch.set_num_threads(1)  # tiny models: threads cost more than they save
+
+
+def peaked_tiny_model(seed: int, vocab_size: int = 4, cell: str = "gru") -> CharRNN:
+    """A small random character RNN whose next-token distributions are far from uniform."""
+    torch.manual_seed(seed)
+    model = CharRNN(CharRNNConfig.tiny(vocab_size=vocab_size, cell=cell)).eval()
+    with torch.no_grad():
+        model.head.weight.mul_(8)
+    return model
+
+
+def exact_continuation_probs(model, prompt, n_new, temperature=1.0, top_k=None):
+    """Every continuation of n_new tokens, and its probability when each token is drawn from
+    softmax(top_k(logits / temperature)): the distribution a correct sampler draws from.
+    Written with the library's processors, to test yours against. ((V ** n, n), (V ** n,))"""
+    V = model.config.vocab_size
+    new = torch.tensor(list(itertools.product(range(V), repeat=n_new)))        # (M, n)
+    seqs = torch.cat([prompt.expand(len(new), -1), new], dim=1)                 # (M, T + n)
+    with torch.no_grad():
+        logits = model(seqs[:, :-1])[:, len(prompt) - 1:]                       # (M, n, V)
+    logits = Temperature(temperature)(logits.reshape(-1, V))
+    if top_k is not None:
+        logits = TopK(top_k)(logits)
+    log_q = logits.double().log_softmax(-1).view(len(new), n_new, V)            # (M, n, V)
+    return new, log_q.gather(-1, new[..., None])[..., 0].sum(-1).exp()          # (M, n), (M,)
 
 
 # %% [markdown]
-# ## 1. Temperature
-# Raise `ValueError` when `temperature <= 0`: dividing by zero or a negative number does not
-# give a distribution that "flattens" or "sharpens" the model's.
+# ## 1. Warm-up: temperature
+# Dividing the logits by $\tau$ gives $p_\tau \propto p^{1/\tau}$. Raise `ValueError`
+# (naming the argument) when `temperature <= 0`: neither zero nor a negative number gives a
+# distribution that flattens or sharpens the model's.
 
 # %%
 def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """Logits (B, V) divided by `temperature` > 0, as a new tensor."""
     # YOUR CODE HERE
-    raise NotImplementedError('check temperature > 0 (raise ValueError naming it), then divide the logits by it')
+    raise NotImplementedError('validate first (ValueError naming the argument); then one arithmetic operation')
 
 
 # %%
@@ -71,16 +109,19 @@ print(apply_temperature(logits, 2.0).softmax(-1))  # flatter than logits.softmax
 
 
 # %% [markdown]
-# ## 2. Top-k, exactly k
-# `torch.argsort(x, dim=-1, descending=True, stable=True)` orders each row from the largest
-# value down and keeps tied values in the order of their ids.
+# ## 2. Warm-up: top-k, exactly k
+# Keep the $k$ largest logits of each row and give the others $-\infty$. When several tokens
+# tie with the $k$-th, keep the ones with the lowest ids, so that exactly $\min(k, V)$
+# tokens survive (Hugging Face keeps every tied token instead). A *stable* sort keeps tied
+# values in the order of their ids; `Tensor.scatter` writes a decision made in sorted order
+# back to the original positions.
 
 # %%
 def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     """Keep the k largest logits of each row of (B, V) (ties: lowest ids), set the rest to -inf.
     k >= V keeps everything."""
     # YOUR CODE HERE
-    raise NotImplementedError('order = logits.argsort(dim=-1, descending=True, stable=True); keep the first k columns of each row')
+    raise NotImplementedError('order each row with a stable descending sort; the first k positions of that order are kept')
 
 
 # %%
@@ -90,17 +131,25 @@ assert torch.equal(top_k_filter(logits, 9), logits)
 
 
 # %% [markdown]
-# ## 3. Top-p (nucleus)
-# Sort each row, turn the sorted logits into probabilities, and find for each token the mass of
-# the tokens before it (`cumsum` minus the token's own probability). Map the decision back to
-# the original order with `scatter`.
+# ## 3. Core: top-p with a floor, `min_tokens_to_keep`
+# Top-p keeps the smallest set of most probable tokens whose mass is $\ge p$: in order of
+# decreasing probability (ties: lower id first), token $i$ is kept exactly when the mass of
+# the tokens *before* it is $< p$. Where the model is very sure, that set is a single token,
+# and a sampler can then only repeat the model's favourite. Hugging Face's
+# `TopPLogitsWarper` therefore takes a floor, `min_tokens_to_keep`: the
+# `min_tokens_to_keep` most probable tokens are kept whatever their mass (all of them when
+# the row has fewer). `p = 1` keeps every token, even when rounding makes the running mass
+# reach 1 before the last one.
+#
+# Which rank does each token have in its row, and what mass comes before it? Compute both
+# in sorted order, decide there, and map the decision back.
 
 # %%
-def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
-    """Keep the smallest set of most probable tokens of each row of (B, V) whose probability
-    mass is >= p (0 < p <= 1); set the rest to -inf."""
+def top_p_filter(logits: torch.Tensor, p: float, min_tokens_to_keep: int = 1) -> torch.Tensor:
+    """Keep, in each row of (B, V), the smallest set of most probable tokens with mass >= p
+    (0 < p <= 1), and at least the `min_tokens_to_keep` most probable ones; set the rest to -inf."""
     # YOUR CODE HERE
-    raise NotImplementedError('sort descending, softmax, cumsum; drop a sorted token when the mass before it is >= p, then scatter back')
+    raise NotImplementedError("a token's rank and the mass before it, both in sorted order; kept if either rule keeps it; map back")
 
 
 # %%
@@ -108,56 +157,274 @@ probs = torch.tensor([[0.5, 0.3, 0.15, 0.05]])
 assert top_p_filter(probs.log(), 0.5).isfinite().tolist() == [[True, False, False, False]]
 assert top_p_filter(probs.log(), 0.51).isfinite().tolist() == [[True, True, False, False]]
 assert top_p_filter(probs.log(), 0.9).isfinite().tolist() == [[True, True, True, False]]
+sure = torch.tensor([[0.97, 0.005, 0.015, 0.01]]).log()
+assert top_p_filter(sure, 0.9).isfinite().sum() == 1
+assert top_p_filter(sure, 0.9, min_tokens_to_keep=3).isfinite().tolist() == [[True, False, True, True]]
 
 
 # %% [markdown]
-# ## 4. Beam search
-# Keep a list of `beam_width` partial sequences with their summed log-probabilities. At each
-# step run the model on all of them, add each next token's log-probability
-# (`log_softmax` of the last position's logits) to its beam's sum, and keep the `beam_width`
-# best of all beams × tokens. Return the best sequence (the prompt followed by
-# `max_new_tokens` tokens) and its log-probability as a float. Call the model under
-# `torch.no_grad()`.
+# ## 4. Core: a sampler that draws from exactly what the processors define
+# `sample_continuations` draws `n_samples` continuations of `n_new` tokens after `prompt`:
+# at each step, the model's last-position logits go through **your** `apply_temperature` and,
+# when `top_k` is given, **your** `top_k_filter`, and the next token is a categorical draw
+# from the softmax of the result. Every random draw uses one `torch.Generator` seeded with
+# `seed`, so the same seed gives the same samples and another seed other ones. Call the
+# model under `torch.no_grad()`; all `n_samples` rows go through it as one batch.
+#
+# The grader enumerates every continuation of small random models, computes its exact
+# probability under the processed conditionals (as `exact_continuation_probs` in the setup
+# cell does), and runs a chi-square test on your samples: a sampler that ignores the model,
+# the temperature or the filter, or takes the argmax, fails.
 
 # %%
-def beam_search(model: torch.nn.Module, prompt: torch.Tensor, max_new_tokens: int,
-                beam_width: int) -> tuple[torch.Tensor, float]:
-    """The best continuation a beam of `beam_width` finds.
+def sample_continuations(model: torch.nn.Module, prompt: torch.Tensor, n_new: int, n_samples: int,
+                         temperature: float = 1.0, top_k: int | None = None, seed: int = 0) -> torch.Tensor:
+    """Draw n_samples continuations of n_new tokens after prompt.
 
     Args:
         model: model(idx (B, T)) -> logits (B, T, V).
         prompt: (T,) int64 token ids.
+        temperature, top_k: the processors applied to each step's logits (top_k None: no filter).
+        seed: seeds the one torch.Generator used for every draw.
     Returns:
-        (tokens (T + max_new_tokens,) int64, the sum of log p(token | tokens before) over the
-        new tokens).
+        (n_samples, n_new) int64, the new tokens only.
     """
     # YOUR CODE HERE
-    raise NotImplementedError('beams = [(prompt.tolist(), 0.0)]; each step score every beam x token, keep the beam_width best with topk')
+    raise NotImplementedError("one generator for all draws; per step: last position's logits, your processors, torch.multinomial")
 
 
 # %% [markdown]
-# A check on a small random model with 4 tokens: a beam as wide as every possible prefix
-# ($4^{n-1}$) is an exhaustive search, and a beam of width 1 is greedy decoding.
+# A chi-square test of 4,000 samples of three tokens (4³ = 64 possible continuations) at
+# $\tau = 0.8$ with top-2 on a random model; the p-value must not be tiny, and the
+# same seed must give the same samples:
 
 # %%
-torch.manual_seed(0)
-tiny = CharRNN(CharRNNConfig.tiny(vocab_size=4, cell="gru")).eval()
-with torch.no_grad():
-    tiny.head.weight.mul_(8)  # peaked distributions: greedy and the optimum can differ
+model = peaked_tiny_model(1, vocab_size=4, cell="lstm")
+prompt = torch.tensor([2])
+draws = sample_continuations(model, prompt, 3, 4000, temperature=0.8, top_k=2, seed=0)  # (4000, 3)
+assert draws.shape == (4000, 3)
+assert torch.equal(draws, sample_continuations(model, prompt, 3, 4000, temperature=0.8, top_k=2, seed=0))
+new, exact_q = exact_continuation_probs(model, prompt, 3, temperature=0.8, top_k=2)  # (64, 3), (64,)
+counts = torch.bincount((draws * 4 ** torch.arange(2, -1, -1)).sum(1), minlength=64)
+_, p_value = chi_square_test(counts, exact_q)
+print(f"chi-square p-value {p_value:.3f}; {int((exact_q > 0).sum())} of 64 continuations are possible")
+assert p_value > 1e-3
+
+
+# %% [markdown]
+# ## 5. Core: beam search with an end token and length normalisation
+# As the lecture described it (section 5): keep `beam_width` **live** partial sequences with
+# their summed log-probabilities. At each step, score every live beam × every token. An
+# extension ending in `eos_id` is a **finished** hypothesis (its length $L$ counts the end
+# token); of the other extensions, the `beam_width` best by summed log-probability stay
+# live. After `max_new_tokens` steps the live beams finish too. Among all finished
+# hypotheses return the one with the highest score $\log p / L^{\alpha}$, $\alpha$ =
+# `length_penalty` ($\alpha = 0$: raw log-probability). With `eos_id=None` there are no
+# end tokens and every continuation has exactly `max_new_tokens` tokens.
+#
+# Return the prompt followed by the best continuation (up to and including its end token,
+# no padding) and that continuation's log-probability as a float. Call the model under
+# `torch.no_grad()`. A beam wide enough to hold every live prefix is an exhaustive search:
+# the check below compares yours with `arcourse.decoding.exhaustive_search`.
+
+# %%
+def beam_search(model: torch.nn.Module, prompt: torch.Tensor, max_new_tokens: int, beam_width: int,
+                eos_id: int | None = None, length_penalty: float = 0.0) -> tuple[torch.Tensor, float]:
+    """The best finished hypothesis a beam of `beam_width` finds.
+
+    Args:
+        model: model(idx (B, T)) -> logits (B, T, V).
+        prompt: (T,) int64 token ids.
+        eos_id: the end-of-sequence id, or None for continuations of exactly max_new_tokens.
+        length_penalty: alpha in the score log p / L ** alpha, L the number of new tokens.
+    Returns:
+        (tokens (T + L,) int64, the sum of log p(token | tokens before) over the L new tokens).
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError('two lists, live and finished; end-token extensions go to finished, the best of the rest stay live; rank finished by the score')
+
+
+# %% [markdown]
+# A check on a small random model with 4 tokens, token 0 the end token: with
+# $\alpha = 1$ (the mean log-probability per token) a beam of $3^3 = 27$ holds every live
+# prefix of a 4-token search, so it is exhaustive; width 1 is not, on this model.
+
+# %%
+model = peaked_tiny_model(0)
 prompt = torch.tensor([1])
-exact = exhaustive_search(tiny, prompt, 4, length_penalty=0.0)
-tokens, log_prob = beam_search(tiny, prompt, 4, beam_width=4 ** 3)
-assert torch.equal(tokens, exact.tokens) and abs(log_prob - exact.log_prob.item()) < 1e-4
-assert torch.equal(beam_search(tiny, prompt, 4, beam_width=1)[0], generate(tiny, prompt, 4, greedy=True))
-for width in (1, 2, 3):
-    print(f"beam width {width}: log p = {beam_search(tiny, prompt, 4, width)[1]:.3f}"
-          f"  (exact {exact.log_prob.item():.3f})")
+for alpha in (0.0, 1.0):
+    exact = exhaustive_search(model, prompt, 4, length_penalty=alpha, eos_id=0)
+    tokens, log_prob = beam_search(model, prompt, 4, 27, eos_id=0, length_penalty=alpha)
+    assert torch.equal(tokens, exact.tokens[: len(prompt) + int(exact.length)])
+    assert abs(log_prob - exact.log_prob.item()) < 1e-4
+    for width in (1, 2, 27):
+        tokens, log_prob = beam_search(model, prompt, 4, width, eos_id=0, length_penalty=alpha)
+        print(f"alpha {alpha}, width {width:2d}: {tokens.tolist()}, log p {log_prob:.3f}, "
+              f"score {log_prob / (len(tokens) - 1) ** alpha:.3f}  (exact score {exact.score.item():.3f})")
+assert torch.equal(beam_search(model, prompt, 5, 1)[0], generate(model, prompt, 5, greedy=True))
 
 # %% [markdown]
-# Sample with your processors (a fresh generator makes the cell repeatable):
+# ## 6. What each strategy costs
+# A decoder's cost is, to first order, how many positions the model has to process. The
+# cell below wraps a model so that it counts its calls and the rows × positions it is
+# given, and runs greedy decoding, sampling 100 continuations, your beam search at three
+# widths and the exhaustive search, for 5 new tokens on a 4-token model without an end
+# token. (All of them re-run the model on the whole prefix at each step, as your functions
+# do; `generate` uses the RNN's state instead and processes one position per row per step.)
+# The times depend on the machine; the counts do not.
 
 # %%
-gen = make_generator(0)
-logits = tiny(torch.tensor([[1, 2]]))[:, -1].detach()
-print(torch.multinomial(top_p_filter(apply_temperature(logits, 0.7), 0.9).softmax(-1), 5, replacement=True,
-                        generator=gen))
+class CountingModel(torch.nn.Module):
+    """Wraps a model; counts forward calls and the rows x positions they process."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.config = model, model.config
+        self.calls = self.positions = 0
+
+    def forward(self, idx):                          # (B, T) -> (B, T, V)
+        self.calls += 1
+        self.positions += idx.numel()
+        return self.model(idx)
+
+    def start(self, prompt):                         # the RNN's cached path, used by generate
+        self.calls += 1
+        self.positions += prompt.numel()
+        return self.model.start(prompt)
+
+    def step(self, token, state):
+        self.calls += 1
+        self.positions += token.numel()
+        return self.model.step(token, state)
+
+
+def cost(run):
+    counted = CountingModel(peaked_tiny_model(0))
+    t0 = time.perf_counter()
+    run(counted)
+    return counted.calls, counted.positions, 1000 * (time.perf_counter() - t0)
+
+
+prompt, n_new = torch.tensor([1]), 5
+strategies = {
+    "greedy (generate)": lambda m: generate(m, prompt, n_new, greedy=True),
+    "100 samples (yours)": lambda m: sample_continuations(m, prompt, n_new, 100, seed=0),
+    "beam, width 1": lambda m: beam_search(m, prompt, n_new, 1),
+    "beam, width 4": lambda m: beam_search(m, prompt, n_new, 4),
+    "beam, width 16": lambda m: beam_search(m, prompt, n_new, 16),
+    "exhaustive (4^5)": lambda m: exhaustive_search(m, prompt, n_new, length_penalty=0.0),
+}
+print(f"{'strategy':22s} {'calls':>6s} {'positions':>10s} {'ms':>8s}")
+costs = {}
+for name, run in strategies.items():
+    costs[name] = cost(run)
+    print(f"{name:22s} {costs[name][0]:6d} {costs[name][1]:10d} {costs[name][2]:8.1f}")
+assert costs["beam, width 1"][1] < costs["beam, width 4"][1] < costs["beam, width 16"][1]
+assert costs["exhaustive (4^5)"][1] > costs["beam, width 16"][1]
+
+# %% [markdown]
+# ### A written question: the cost of decoding
+#
+# From the table above and your code, give the number of positions the model processes
+# for greedy decoding, for sampling $N$ continuations, for beam search of width $W$ and for
+# the exhaustive search, as functions of the prompt length $T$, the number of new tokens
+# $n$, the vocabulary size $V$, $W$ and $N$ (re-running the whole prefix at every step, as
+# here). Check two of your formulas against the printed counts. Then say which of these
+# costs a cache of the model's state (the RNN's `step`, or a transformer's KV cache) changes,
+# and which it cannot change.
+
+# %% [markdown]
+# **Answer (written: decoding_cost, 3 points):**
+# YOUR ANSWER HERE
+
+# %% [markdown]
+# ## 7. Stretch, an experiment: entropy against temperature
+# How random is the decoded distribution? Its entropy per token,
+# $H_\tau = -\tfrac1n\,\mathbb E_{x \sim q_\tau}\big[\log q_\tau(x_{1:n})\big]$, where
+# $q_\tau(x_{1:n}) = \prod_t \mathrm{softmax}(\ell_t/\tau)[x_t]$ is the distribution your sampler
+# draws from at temperature $\tau$ (no filter), can be *measured* without enumerating anything:
+# draw `n_samples` continuations with your sampler and average $-\log q_\tau$ of each under
+# the tempered conditionals (one batched forward pass over the samples gives every
+# position's logits). Return one measurement per temperature, in nats per token.
+#
+# The grader checks your measurements against the exact entropies of a small model
+# (enumerated) within a few standard errors, and that they rise with the temperature.
+
+# %% [markdown]
+# ### A written question: reading the temperature plot
+#
+# Predict first, then check against the plot that your `entropy_sweep` draws below (come
+# back to this cell when it is there). Why does the entropy rise with $\tau$; what are its
+# limits as $\tau \to 0$ and as $\tau \to \infty$ (and why is the second $\log V$, the
+# dashed line of the right panel)? Relate the curve to the left panel: what happens to the
+# samples at both ends? Finally, the measured points are averages of $-\log q_\tau$ over
+# 2,000 samples: how would you put an error bar on each, and why is the error bar of a
+# Monte-Carlo entropy estimate zero at $\tau \to 0$?
+
+# %% [markdown]
+# **Answer (written: temperature_plot, 2 points):**
+# YOUR ANSWER HERE
+
+# %%
+def entropy_sweep(model: torch.nn.Module, prompt: torch.Tensor, n_new: int, temperatures: list[float],
+                  n_samples: int, seed: int = 0) -> list[float]:
+    """The measured entropy of the tempered continuation distribution, per temperature.
+
+    Args:
+        model: model(idx (B, T)) -> logits (B, T, V).
+        prompt: (T,) int64 token ids.
+        temperatures: the temperatures to measure at.
+        n_samples: continuations sampled per temperature (with `sample_continuations`, seed `seed`).
+    Returns:
+        one float per temperature: mean over the samples of -log q_tau(continuation) / n_new.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError('sample at tau; one forward pass over prompt + samples; the logits that predicted each new token, tempered, log_softmax, gather')
+
+
+# %% [markdown]
+# The sweep on a random 4-token model, three new tokens, 2,000 samples per temperature,
+# against the exact entropies (enumerated over all 64 continuations). The left panel shows
+# what the samples look like: the frequency of each continuation at three temperatures,
+# continuations sorted by their probability at $\tau = 1$.
+
+# %%
+model = peaked_tiny_model(2)
+prompt = torch.tensor([3])
+taus = [0.25, 0.5, 1.0, 2.0, 4.0]
+measured = entropy_sweep(model, prompt, 3, taus, 2000, seed=0)
+exact_h = []
+for tau in taus:
+    _, q = exact_continuation_probs(model, prompt, 3, temperature=tau)
+    q = q[q > 0]
+    exact_h.append(float(-(q * q.log()).sum() / 3))
+for tau, m, e in zip(taus, measured, exact_h):
+    print(f"tau {tau:4}: measured {m:.3f} nats/token, exact {e:.3f}")
+assert all(abs(m - e) < 0.05 for m, e in zip(measured, exact_h))
+assert all(a < b for a, b in zip(measured, measured[1:])), "entropy should rise with the temperature"
+
+new, q_one = exact_continuation_probs(model, prompt, 3)
+by_prob = q_one.argsort(descending=True)
+index = {tuple(row): i for i, row in enumerate(new.tolist())}
+fig, ax = plt.subplots(1, 2, figsize=(11, 3.5))
+for tau in (0.5, 1.0, 4.0):
+    draws = sample_continuations(model, prompt, 3, 2000, temperature=tau, seed=1)
+    freq = torch.bincount(torch.tensor([index[tuple(r)] for r in draws.tolist()]), minlength=len(new)) / 2000
+    ax[0].plot(freq[by_prob].numpy(), ".-", label=f"τ = {tau}")
+ax[0].set_xlabel("continuation, most probable at τ = 1 first")
+ax[0].set_ylabel("frequency in 2,000 samples")
+ax[0].legend()
+ax[1].semilogx(taus, measured, "o", label="measured (your sweep)")
+ax[1].semilogx(taus, exact_h, "-", label="exact")
+ax[1].axhline(math.log(4), color="k", ls="--", label="log V (uniform)")
+ax[1].set_xlabel("temperature τ")
+ax[1].set_ylabel("entropy, nats per token")
+ax[1].legend()
+plt.show()
+
+# %% [markdown]
+# ## Summary
+# You wrote the processors the lecture used (temperature, exact top-k), a top-p with a
+# floor, a sampler whose samples the chi-square test ties to the exact distribution, a beam
+# search with an end token and length normalisation that matches the exhaustive search
+# when it is wide enough, and measured how temperature sets the entropy of what is decoded.

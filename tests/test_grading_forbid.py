@@ -106,7 +106,9 @@ DELEGATIONS = {
         ahead = torch.ones(T, T, dtype=torch.bool).triu(1)
         w = (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).masked_fill(ahead, float('-inf')).softmax(-1)
         return F.scaled_dot_product_attention(q, k, v, is_causal=True), w"""}, {"causal_attention"}),
-    "ex07_decoding": ({"top_k_filter": "from arcourse.decoding import TopK\nreturn TopK(k)(logits)"}, {"top_k"}),
+    "ex07_decoding": ({"top_k_filter": "from arcourse.decoding import TopK\nreturn TopK(k)(logits)"},
+                      # the student's sampler calls this top_k_filter: it delegates too
+                      {"top_k", "sample_continuations"}),
     "ex08_beyond": ({"normal_nll": "return -torch.distributions.Normal(mu, sigma).log_prob(x)"}, {"gaussian_nll"}),
 }
 

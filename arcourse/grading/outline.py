@@ -57,6 +57,21 @@ def _keyword(call: ast.Call, name: str, default=None):
     return default
 
 
+def _cases(item: ast.FunctionDef) -> int:
+    """How many tests pytest makes of one test function: the product of its parametrize
+    decorators' case counts (a literal list or tuple, or range(n)); 1 when it has none.
+    Each case earns the function's points."""
+    n = 1
+    for call in filter(None, (_decorator_call(d, "parametrize") for d in item.decorator_list)):
+        values = call.args[1] if len(call.args) > 1 else None
+        if isinstance(values, (ast.List, ast.Tuple)):
+            n *= len(values.elts)
+        elif (isinstance(values, ast.Call) and isinstance(values.func, ast.Name) and values.func.id == "range"
+              and all(isinstance(a, ast.Constant) for a in values.args)):
+            n *= len(range(*(a.value for a in values.args)))
+    return n
+
+
 def read_checks(path: Path, outline: Outline) -> None:
     """Add the questions of one check file (public or hidden) to `outline`."""
     for node in ast.parse(path.read_text(encoding="utf-8")).body:
@@ -72,7 +87,7 @@ def read_checks(path: Path, outline: Outline) -> None:
         for item in node.body:
             if isinstance(item, ast.FunctionDef) and item.name.startswith("test"):
                 worth = [c for c in map(lambda d: _decorator_call(d, "points"), item.decorator_list) if c]
-                value = float(ast.literal_eval(worth[0].args[0])) if worth else 1.0
+                value = (float(ast.literal_eval(worth[0].args[0])) if worth else 1.0) * _cases(item)
                 question.checks += 1
                 question.points += value
                 if worth and _keyword(worth[0], "validation", False):

@@ -1,11 +1,12 @@
-"""Hidden checks for exercise 07: other batches and values than the public checks, and a
-beam search on a model and prompt the public checks do not use."""
+"""Hidden checks for exercise 07: other batches and values than the public checks, a
+sampler case and a beam search on models and prompts the public checks do not use."""
 import math
 
 import torch
 
 from arcourse.decoding import TopK, TopP, beam_search
 from arcourse.grading.api import check_close, points, question
+from arcourse.grading.checks.test_ex07 import _tiny_model, check_follows_exact
 from arcourse.models import CharRNN, CharRNNConfig
 
 
@@ -37,6 +38,13 @@ class TestTopPHidden:
         assert torch.equal(torch.isinf(got), torch.isinf(want)), "top_p_filter(logits, 0.8) kept other tokens " \
             "than the smallest set with mass >= 0.8"
         check_close(got.softmax(-1), want.softmax(-1), "softmax(top_p_filter(logits, 0.8))", atol=1e-6)
+
+
+@question("sample_continuations")
+class TestSampleContinuationsHidden:
+    @points(1)
+    def test_hot_and_filtered_on_a_larger_vocabulary(self, student):
+        check_follows_exact(student, _tiny_model(77, 6, "lstm"), torch.tensor([5, 1]), 2, 2.5, 2, seed=78)
 
 
 @question("beam_search")

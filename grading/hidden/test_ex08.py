@@ -43,13 +43,14 @@ class TestPiecesHidden:
 class TestExactHidden:
     @points(1)
     def test_disjoint_supports(self, student):
-        """a draft that never proposes a token p wants: every draft is rejected, the residual is p."""
+        """a draft that never proposes a token p wants: every draft is rejected, each row of M is p."""
         p = torch.tensor([0.0, 0.0, 0.5, 0.5], dtype=torch.float64)
         q = torch.tensor([0.5, 0.5, 0.0, 0.0], dtype=torch.float64)
         a = torch.as_tensor(student.accept_probability(p, q)).double()
         r = torch.as_tensor(student.residual_probs(p, q)).double()
-        emitted = q * a + (q * (1 - a)).sum() * r
-        check_close(emitted, p, "the emitted distribution with disjoint supports", atol=1e-12)
+        M = torch.diag(a) + (1 - a)[:, None] * r[None, :]  # P(emit y | draft x)
+        check_close(M[:2], p.expand(2, -1), "P(emit y | draft x) for the drafts 0 and 1 (disjoint supports)",
+                    atol=1e-12)
 
 
 @question("sampling")
