@@ -83,8 +83,9 @@ DELEGATIONS = {
             probs = table[tuple(x[:, j] for j in range(i))] if i else table.expand(n_samples, -1)
             x[:, i] = d.sample_tokens(probs.log(), generator=gen)
         return x"""}, {"ancestral_sample"}),
-    "ex02_information": ({"entropy": "return metrics.entropy(p)",
-                          "log_softmax": "return torch.log_softmax(logits, dim=-1)"}, {"entropy", "log_softmax"}),
+    "ex02_information": ({"plugin_entropy": "c = torch.as_tensor(counts).double()\nreturn metrics.entropy(c / c.sum(-1, keepdim=True))",
+                          "logsumexp": "return torch.logsumexp(x, dim=dim, keepdim=keepdim)"},
+                         {"plugin_entropy", "logsumexp"}),
     "ex03_rnn": ({"lstmp_layer": """
         lstm = torch.nn.LSTM(xs.shape[-1], W_hr.shape[1], proj_size=W_hr.shape[0], batch_first=True).to(xs.dtype)
         with torch.no_grad():

@@ -201,7 +201,10 @@ def test_setup_sh_installs_into_a_fresh_venv_from_local_wheels_and_grades(tmp_pa
                                    stderr=subprocess.PIPE, text=True) for name, root in roots.items()}
     results = {name: _results(process, roots[name]) for name, process in runs.items()}
     full, stub = results["full"], results["stub"]
-    most = sum(t["max_score"] for t in full["tests"])
-    assert full["score"] == most > 0, [t for t in full["tests"] if t["status"] != "passed"]
+    code = [t for t in full["tests"] if "written" not in t.get("tags", ())]   # written answers await a TA
+    most = sum(t["max_score"] for t in code)
+    assert full["score"] == most > 0, [t for t in code if t["status"] != "passed"]
+    assert {t["name"] for t in full["tests"] if "written" in t.get("tags", ())} == \
+        {"ce_decomposition (written answer)", "tokenisation (written answer)", "plugin_bias (written answer)"}
     assert any(t["visibility"] == "after_published" for t in full["tests"])
     assert stub["score"] == 0 and len(stub["tests"]) == len(full["tests"])

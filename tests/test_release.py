@@ -61,6 +61,7 @@ def test_the_edition_has_what_students_need_and_nothing_else(edition):
     manifest = json.loads((edition / "arcourse" / "grading" / "checks" / "manifest.json").read_text())
     written = {e: w for e in CHOSEN if (w := declared_in(next((ROOT / "solutions").glob(f"{e}_*.py")).read_text()))}
     assert sorted(manifest["hidden"]) == CHOSEN and manifest["written"] == written
+    assert manifest["written"]["ex02"] == {"ce_decomposition": 2.0, "tokenisation": 2.0, "plugin_bias": 2.0}
     assert manifest["written"]["ex04"] == {"mask_types": 2.0, "blind_spot": 3.0}
     readme = (edition / "README.md").read_text()
     assert "python3 course.py lab" in readme and "arcourse grade exercises/" in readme and "hidden" in readme
@@ -115,6 +116,6 @@ def test_build_and_self_check_work_inside_the_edition(edition):
     assert "ex02_information.py (exercise ex02): 0 /" in check.stdout
     assert "not implemented yet" in check.stdout and "(hidden check)" not in check.stdout
     assert "Hidden checks (not in this self-check; they count only at grading)" in check.stdout
-    assert "log_softmax: 1 hidden check, 1 point" in check.stdout
+    assert "logsumexp: 1 hidden check, 1 point" in check.stdout
     usage = subprocess.run([sys.executable, "course.py"], cwd=edition, capture_output=True, text=True)
     assert usage.returncode == 2 and "course.py lab" in usage.stdout

@@ -1,5 +1,6 @@
-"""Graded checks for exercise 01: conditional tables, rebuilding the joint, AR parameter
-counts, ancestral sampling.
+"""Graded checks for exercise 01: conditional tables, rebuilding the joint (warm-up); Markov
+parameter counts with mixed sizes, ancestral sampling against the exact joint (core);
+tables fitted by counting and the KL-versus-N experiment (stretch).
 
 The references are written here independently of the exercise (NumPy, by enumerating every
 cell), so a student's torch code is compared with a different computation.
@@ -8,6 +9,7 @@ import itertools
 import math
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -15,7 +17,7 @@ from arcourse.grading.api import check_close, points, question
 from arcourse.metrics import chi_square_test
 
 # `student` is a plain function-scoped fixture that returns the same object every time
-FAST = settings(max_examples=25, deadline=None, derandomize=True, database=None,
+FAST = settings(max_examples=15, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -66,7 +68,7 @@ def joints_and_orders(draw, max_vars=4):
     return random_joint(K, n, draw(st.integers(0, 2**31 - 1))), list(order)
 
 
-@question("conditional_tables", "the chain-rule factors of a joint table in a given order")
+@question("conditional_tables", "the chain-rule factors of a joint table in a given order", tier="warm-up")
 class TestConditionalTables:
     @points(1)
     def test_two_by_two_by_hand(self, student):
@@ -103,7 +105,7 @@ class TestConditionalTables:
         check_close(second, reference_tables(joint, [0, 1])[1], "conditional_tables(joint, [0, 1])[1]", joint=joint)
 
 
-@question("joint_from_conditionals", "multiplying the factors back into the joint")
+@question("joint_from_conditionals", "multiplying the factors back into the joint", tier="warm-up")
 class TestJointFromConditionals:
     @points(2)
     @FAST
@@ -129,23 +131,52 @@ class TestJointFromConditionals:
         assert abs(float(torch.as_tensor(got).sum()) - 1) < 1e-9, "the rebuilt joint does not sum to 1"
 
 
-@question("ar_param_count", "free parameters of AR conditional tables")
+def reference_param_count(sizes, context):
+    """Free parameters by listing every table's context window explicitly."""
+    total = 0
+    for i, size in enumerate(sizes):
+        window = range(i) if context is None else range(max(0, i - context), i)
+        rows = 1
+        for j in window:
+            rows *= sizes[j]
+        total += rows * (size - 1)
+    return total
+
+
+@question("ar_param_count", "free parameters of Markov AR tables over variables of mixed sizes", tier="core")
 class TestArParamCount:
     @points(1)
     def test_small_cases_by_hand(self, student):
-        for (n, K), want in {(1, 2): 1, (3, 2): 7, (2, 3): 8, (4, 10): 9999}.items():
-            got = student.ar_param_count(n, K)
-            assert got == want, f"ar_param_count({n}, {K}) should be {want}, got {got!r}"
+        cases = {((2, 3, 4), None): 23, ((2, 3, 4), 1): 14, ((2, 3, 4), 0): 6, ((4, 2, 3, 2), 2): 3 + 4 + 16 + 6,
+                 ((5,), None): 4, ((3, 3), 5): 8}
+        for (sizes, context), want in cases.items():
+            got = student.ar_param_count(list(sizes), context)
+            assert got == want, f"ar_param_count({list(sizes)}, context={context}) should be {want}, got {got!r}"
 
     @points(1)
     @FAST
-    @given(st.integers(1, 40), st.integers(2, 300))
-    def test_exact_integers(self, student, n, K):
-        got = student.ar_param_count(n, K)
-        want = sum(K ** (i - 1) * (K - 1) for i in range(1, n + 1))
+    @given(st.lists(st.integers(1, 300), min_size=1, max_size=30))
+    def test_whole_prefix_telescopes(self, student, sizes):
+        got = student.ar_param_count(sizes, None)
+        want = math.prod(sizes) - 1
         assert isinstance(got, (int, np.integer)) and not isinstance(got, bool), \
-            f"ar_param_count({n}, {K}) should return an int, got {type(got).__name__}"
-        assert int(got) == want == K**n - 1, f"ar_param_count({n}, {K}) should be {want}, got {got!r}"
+            f"ar_param_count({sizes}) should return an int, got {type(got).__name__}"
+        assert int(got) == want, f"ar_param_count({sizes}) should be prod(sizes) - 1 = {want}, got {got!r}"
+
+    @points(2)
+    @FAST
+    @given(st.lists(st.integers(1, 60), min_size=1, max_size=25), st.integers(0, 6))
+    def test_limited_context(self, student, sizes, context):
+        got = student.ar_param_count(sizes, context)
+        want = reference_param_count(sizes, context)
+        assert isinstance(got, (int, np.integer)) and not isinstance(got, bool) and int(got) == want, \
+            f"ar_param_count({sizes}, context={context}) should be {want}, got {got!r}"
+
+    @points(1, validation=True)
+    def test_bad_arguments(self, student):
+        for sizes, context in (([2, 3], -1), ([2, 0, 3], None)):
+            with pytest.raises(ValueError):
+                student.ar_param_count(sizes, context)
 
 
 def _chi_square_p_value(samples, joint):
@@ -155,7 +186,7 @@ def _chi_square_p_value(samples, joint):
     return chi_square_test(torch.bincount(index, minlength=K**n), joint.reshape(-1))[1]
 
 
-@question("ancestral_sample", "drawing strings from conditional tables",
+@question("ancestral_sample", "drawing strings from conditional tables", tier="core",
           write=("arcourse.decoding.sample_tokens",))
 class TestAncestralSample:
     @points(1)
@@ -174,14 +205,16 @@ class TestAncestralSample:
         assert torch.equal(torch.as_tensor(a), torch.as_tensor(b)), "the same seed must give the same samples"
         assert not torch.equal(torch.as_tensor(a), torch.as_tensor(c)), "different seeds gave identical samples"
 
-    @points(2)
+    @points(3)
     def test_samples_follow_the_joint(self, student):
-        for K, n, seed in ((3, 3, 3), (2, 5, 4)):
+        # a different joint (and shape) per case: a sampler that ignores the tables fails one
+        for K, n, seed in ((3, 3, 3), (2, 5, 4), (4, 2, 6)):
             joint = random_joint(K, n, seed)
-            samples = torch.as_tensor(student.ancestral_sample(reference_tables(joint, list(range(n))), 20_000, 0))
+            samples = torch.as_tensor(student.ancestral_sample(reference_tables(joint, list(range(n))), 20_000, seed))
             p_value = _chi_square_p_value(samples, joint)
             assert p_value > 1e-6, (f"the samples do not follow the joint (K={K}, n={n}): chi-square p-value "
-                                    f"{p_value:.1e}; are you conditioning on the values drawn so far?")
+                                    f"{p_value:.1e}; do you draw (not pick the most likely value), from the row "
+                                    f"picked by the values drawn so far, with one generator for all steps?")
 
     @points(1)
     def test_impossible_strings_never_appear(self, student):
@@ -189,3 +222,57 @@ class TestAncestralSample:
         samples = torch.as_tensor(student.ancestral_sample(reference_tables(joint, [0, 1, 2]), 5000, 1))
         probs = joint[tuple(samples.long().T)]
         assert (probs > 0).all(), "some samples have probability zero under the joint"
+        p_value = _chi_square_p_value(samples, joint)
+        assert p_value > 1e-6, f"the samples do not follow a joint with zeros: chi-square p-value {p_value:.1e}"
+
+
+def reference_fit(samples, K, alpha):
+    """Add-alpha conditional tables by counting each prefix-and-value one sample at a time."""
+    samples = np.asarray(samples)
+    n = samples.shape[1]
+    tables = []
+    for i in range(n):
+        counts = np.zeros((K,) * (i + 1))
+        for row in samples:
+            counts[tuple(row[: i + 1])] += 1
+        total = counts.sum(axis=-1, keepdims=True) + K * alpha
+        tables.append(torch.from_numpy(np.where(total > 0, (counts + alpha) / np.where(total > 0, total, 1), 1 / K)))
+    return tables
+
+
+@question("fit_tables", "tables fitted by counting, and how fast they approach the truth", tier="stretch",
+          experiment=True, seconds=60)
+class TestFitTables:
+    @points(2)
+    def test_counts_with_smoothing(self, student):
+        rng = np.random.default_rng(8)
+        for K, n, B, alpha in ((2, 3, 40, 0.0), (3, 3, 25, 0.5), (4, 2, 60, 1.0)):
+            samples = torch.from_numpy(rng.integers(0, K, size=(B, n)))   # few samples: unseen prefixes occur
+            got = student.fit_tables(samples, K, alpha)
+            assert len(got) == n, f"fit_tables should return {n} tables, got {len(got)}"
+            for i, (table, want) in enumerate(zip(got, reference_fit(samples, K, alpha))):
+                check_close(table, want, f"fit_tables(samples, {K}, alpha={alpha})[{i}]", atol=1e-10, samples=samples)
+
+    @points(2)
+    def test_kl_falls_like_d_over_2n(self, student):
+        sizes = [200, 2000, 20_000, 200_000]
+        rng = np.random.default_rng(11)
+        joint = torch.from_numpy(rng.dirichlet(np.full(27, 5.0))).reshape(3, 3, 3)     # d = 26, no tiny cells
+        kls = [float(k) for k in student.kl_by_sample_size(joint, sizes, 0.5, 11)]
+        assert len(kls) == len(sizes) and all(math.isfinite(k) and k >= 0 for k in kls), \
+            f"kl_by_sample_size should return {len(sizes)} finite KLs >= 0, got {kls}"
+        assert all(a > b for a, b in zip(kls, kls[1:])), f"the KL should fall as N grows ten-fold: {kls}"
+        ratios = [k * 2 * size / 26 for k, size in zip(kls, sizes)][1:]
+        assert all(1 / 3 < r < 3 for r in ratios), \
+            f"for N >= 2000 the KL should be within a factor 3 of d/2N (d = 26); KL * 2N / d = {ratios}"
+
+    @points(1)
+    def test_the_rate_follows_the_number_of_parameters(self, student):
+        # a joint with only d = 3 free numbers, 20 repeats at N = 5000 (seeds seed..seed+19): their mean
+        # KL * 2N / d is near 1, nine times below what d = 26 would give; the repeats must differ
+        rng = np.random.default_rng(12)
+        joint = torch.from_numpy(rng.dirichlet(np.full(4, 5.0))).reshape(2, 2)
+        kls = [float(k) for k in student.kl_by_sample_size(joint, [5000] * 20, 0.5, 12)]
+        assert len(kls) == 20 and len(set(kls)) > 1, f"20 sizes with their own seeds should give 20 different KLs: {kls}"
+        mean_ratio = sum(kls) / len(kls) * 2 * 5000 / 3
+        assert 0.4 < mean_ratio < 2.5, f"mean KL * 2N / d for a 2 x 2 joint (d = 3) should be near 1, got {mean_ratio:.2f}"
