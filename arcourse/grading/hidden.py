@@ -14,7 +14,6 @@ questions and their points (`written.py`), read from `solutions/`.
 """
 from __future__ import annotations
 
-import ast
 import json
 import os
 from pathlib import Path
@@ -48,30 +47,14 @@ def hidden_file(exercise: str, hidden: str | Path | bool | None = None) -> Path 
     return path if path is not None and path.is_file() else None
 
 
-def _decorator_call(node: ast.expr, name: str) -> ast.Call | None:
-    if isinstance(node, ast.Call):
-        func = node.func
-        if (isinstance(func, ast.Name) and func.id == name) or (isinstance(func, ast.Attribute) and func.attr == name):
-            return node
-    return None
-
-
 def count_checks(path: Path) -> dict[str, dict[str, float]]:
-    """{question: {"checks": n, "points": p}} of a check file, read without running it."""
-    out: dict[str, dict[str, float]] = {}
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
-        if not isinstance(node, ast.ClassDef):
-            continue
-        marks = [c for c in map(lambda d: _decorator_call(d, "question"), node.decorator_list) if c]
-        if not marks or not marks[0].args or not isinstance(marks[0].args[0], ast.Constant):
-            continue
-        question = out.setdefault(str(marks[0].args[0].value), {"checks": 0, "points": 0.0})
-        for item in node.body:
-            if isinstance(item, ast.FunctionDef) and item.name.startswith("test"):
-                worth = [c for c in map(lambda d: _decorator_call(d, "points"), item.decorator_list) if c]
-                question["checks"] += 1
-                question["points"] += float(ast.literal_eval(worth[0].args[0])) if worth else 1.0
-    return out
+    """{question: {"checks": n, "points": p}} of a check file, read without running it
+    (a parametrized check counts once per case, as the grader scores it)."""
+    from arcourse.grading.outline import Outline, read_checks
+
+    outline = Outline(path.stem)
+    read_checks(path, outline)
+    return {q.name: {"checks": q.checks, "points": q.points} for q in outline.questions.values()}
 
 
 def manifest_from(root: Path) -> dict:
