@@ -48,3 +48,13 @@ def test_every_exercise_has_five_plausible_mistakes(exercise):
 def test_the_outline_table_has_a_row_per_exercise():
     rows = table(ROOT).splitlines()
     assert len(rows) == 2 + len(EXERCISES) and all(f"| {e} |" in "\n".join(rows) for e in EXERCISES)
+
+
+def test_the_instructor_guide_gives_each_exercise_its_total():
+    """docs/INSTRUCTORS.md's table of what each exercise grades ends each row with the
+    exercise's total, code and written points together."""
+    guide = (ROOT / "docs" / "INSTRUCTORS.md").read_text()
+    for exercise in EXERCISES:
+        row = next((line for line in guide.splitlines() if line.startswith(f"| {exercise} ")), None)
+        assert row is not None, f"the instructor guide has no row for {exercise}"
+        assert float(row.rstrip(" |").rsplit("|", 1)[1]) == outline(ROOT, exercise).total_points, row
