@@ -454,7 +454,7 @@ seed_everything(0)
 model = WaveNet(config).to(device)
 batches = audio_batches(train_q, 512, 8, conditions=train_labels, seed=0)
 history = train(model, batches, steps=TRAIN_STEPS, lr=1e-2, schedule="cosine", warmup_steps=20,
-                eval_batches=test_batches, eval_every=100)  # the third entry of a batch is the condition
+                eval_batches=test_batches, eval_every=TRAIN_STEPS)  # one test pass, at the end; a batch's third entry is the condition
 test_bits = history.eval_loss[-1] / LN2
 print(f"trained {TRAIN_STEPS} steps in {history.seconds:.1f} s; test: {test_bits:.2f} bits/sample "
       f"(previous-sample table {bigram_bits:.2f}, marginal {marginal_bits:.2f})")
@@ -555,7 +555,7 @@ def timed(sampler, model, prompt, n_samples, condition, seed=0):
 # %%
 prompt = test_q[:2, :400].to(device)  # 50 ms of two test clips
 condition = test_labels[:2].to(device)
-n = 200
+n = 100
 naive_s, naive = timed(recompute_sampler, trained, prompt, n, condition, seed=1)
 fast_s, fast = timed(cached_sampler, trained, prompt, n, condition, seed=1)
 ours = queue_sampler(trained, prompt, n, condition, make_generator(1, device))
@@ -570,20 +570,21 @@ print(f"{n} samples x 2 clips: naive {naive_s:.2f} s, fast {fast_s:.2f} s ({naiv
 # overwrites the oldest, and a step's work no longer depends on the dilation at all.
 
 # %% [markdown]
-# Now a full second with the fast sampler: a test clip's first 50 ms and 0.95 s of WaveNet,
-# once with the sine label and once with the clarinet label.
+# Now half a second with the fast sampler — two to four notes of the data: a test clip's
+# first 50 ms and 0.45 s of WaveNet, once with the sine label and once with the clarinet label.
 
 # %%
+LENGTH = SAMPLE_RATE // 2  # half a second, prompt included
 prompt = test_q[:1, :400].expand(2, 400).to(device)
 both = torch.tensor([0, 1], device=device)
-long_s, generated = timed(cached_sampler, trained, prompt, SAMPLE_RATE - 400, both, seed=2)
-print(f"{SAMPLE_RATE - 400:,} samples ({(SAMPLE_RATE - 400) / SAMPLE_RATE:.2f} s of audio) x 2 in {long_s:.1f} s")
-waves = mu_law_decode(generated.cpu())  # (2, 8000) floats in [-1, 1]
+long_s, generated = timed(cached_sampler, trained, prompt, LENGTH - 400, both, seed=2)
+print(f"{LENGTH - 400:,} samples ({(LENGTH - 400) / SAMPLE_RATE:.2f} s of audio) x 2 in {long_s:.1f} s")
+waves = mu_law_decode(generated.cpu())  # (2, 4000) floats in [-1, 1]
 
 fig, axes = plt.subplots(2, 2, figsize=(12, 5), sharey=True)
 examples = [int((test_labels == k).nonzero()[0]) for k in range(2)]
 for k, name in enumerate(INSTRUMENT_NAMES):
-    axes[0, k].specgram(mu_law_decode(test_q[examples[k]]).numpy(), NFFT=256, Fs=SAMPLE_RATE, noverlap=192, cmap="magma")
+    axes[0, k].specgram(mu_law_decode(test_q[examples[k], :LENGTH]).numpy(), NFFT=256, Fs=SAMPLE_RATE, noverlap=192, cmap="magma")
     axes[0, k].set(title=f"data: {name}", ylabel="Hz")
     axes[1, k].specgram(waves[k].numpy(), NFFT=256, Fs=SAMPLE_RATE, noverlap=192, cmap="magma")
     axes[1, k].axvline(400 / SAMPLE_RATE, color="w", ls=":")
@@ -617,7 +618,7 @@ print(f"receptive field {R} samples = {1000 * R / SAMPLE_RATE:.0f} ms; the data'
 # %%
 silence = torch.full((1, 1), 128, device=device)  # µ-law level of 0.0
 label = torch.tensor([0], device=device)
-counts = [32, 128, 512]
+counts = [32, 128, 384]
 by_count = {name: [timed(s, trained, silence, k, label)[0] for k in counts]
             for name, s in [("naive", recompute_sampler), ("fast", cached_sampler)]}
 
@@ -627,7 +628,7 @@ by_field = {"naive": [], "fast": []}
 for m in depth_models:
     long_prompt = torch.randint(256, (1, m.receptive_field), device=device)
     for name, s in [("naive", recompute_sampler), ("fast", cached_sampler)]:
-        by_field[name].append(timed(s, m, long_prompt, 48, None)[0] / 48)
+        by_field[name].append(timed(s, m, long_prompt, 24, None)[0] / 24)
 speedup_by_field = np.array(by_field["naive"]) / np.array(by_field["fast"])
 
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.4))
