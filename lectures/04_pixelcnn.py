@@ -200,6 +200,9 @@ grad = pixel_input_gradient(probe, (1, 8, 8), 0, 4, 4)  # the library's version 
 torch.testing.assert_close(grad, input_gradient_by_hand(probe, (1, 8, 8), 0, 4, 4))
 assert (grad[not_before((1, 8, 8), 0, 4, 4)] == 0).all()       # nothing at or after (4, 4)
 assert (grad[0, 3, 4] > 0) and (grad[0, 4, 3] > 0)              # the pixels just above and left matter
+
+
+# %%
 plt.figure(figsize=(3.4, 3.2))
 plt.imshow(grad[0], cmap="viridis")
 plt.scatter([4], [4], marker="x", color="red")
@@ -258,6 +261,8 @@ assert blind.any() and (cols[blind] > j).all()                # a wedge up and t
 assert seen_gated[reach].all()                                # the gated layers see all of it
 assert not (seen_gated & not_before((1, size, size), 0, i, j)[0]).any()  # and still nothing later
 
+
+# %%
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 
@@ -530,6 +535,7 @@ def auroc(inliers, outliers):
     return float((inliers[:, None] > outliers[None, :]).double().mean())
 
 
+# %%
 plt.figure(figsize=(6.5, 3.4))
 for name, values in scores["gated"].items():
     plt.hist(values.numpy(), bins=40, alpha=0.6, label=name)
@@ -542,6 +548,8 @@ for (who, name), value in auc.items():
 assert auc["gated", "noise"] == 1.0 and auc["baseline", "noise"] == 1.0
 assert auc["gated", "mirrored"] > 0.75 and auc["gated", "mirrored"] > auc["baseline", "mirrored"] + 0.15
 
+
+# %%
 # which digits does the detector miss? the AUROC of each class against its own mirror image
 labels = test_set.labels
 by_class = {d: auroc(scores["gated"]["test digits"][labels == d], scores["gated"]["mirrored"][labels == d])
@@ -603,6 +611,9 @@ for side in sides:
         tries.append(time.perf_counter() - start)
     score_s.append(min(tries) / 4)
 hook.remove()
+
+
+# %%
 pixels = np.array(sides) ** 2
 plt.figure(figsize=(5, 3.4))
 plt.loglog(pixels, sample_s, "o-", label="sample")
