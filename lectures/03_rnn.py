@@ -124,6 +124,7 @@ def gates_from_torch(lstm):
     return {k: (torch.cat([W_hh[n], W_ih[n]], dim=1), b[n]) for n, k in enumerate("ifco")}
 
 
+# %%
 torch.manual_seed(1)
 torch_lstm = torch.nn.LSTM(input_size=4, hidden_size=6, batch_first=True)
 with torch.no_grad():
@@ -406,6 +407,7 @@ def gradient_by_lag(model, T=40, batch=64):
     return x.grad.norm(dim=-1).mean(dim=0).flip(0).cpu()  # index k = lag
 
 
+# %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharey=True)
 lag_ratio = {}
 for ax, stage in zip(axes, ["at initialisation", "after training"]):
@@ -548,6 +550,8 @@ for clip in [None, 1.0]:
               optimizer=torch.optim.SGD(model.parameters(), lr=2.0), description=f"clip={clip}")
     clip_runs[clip] = (h, evaluate(model, test_windows))
 
+
+# %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
 for clip, (h, test_nll) in clip_runs.items():
     label = "no clipping" if clip is None else f"clipped at {clip}"

@@ -180,6 +180,8 @@ assert math.isclose(p_value, reference.pvalue, rel_tol=1e-6, abs_tol=1e-12)  # S
 print(f"chi-square over {int(big.sum())} pairs + the pooled rest: p = {p_value:.3f}")
 assert p_value > 1e-3
 
+
+# %%
 top = expected.argsort(descending=True)[:15]  # chosen by the model, not by the sample
 fig, ax = plt.subplots(figsize=(9, 3))
 x = np.arange(len(top))
@@ -246,6 +248,8 @@ for tau in taus:
 print(dict(zip(taus, match)))
 assert match[-1] == 1.0, "at tau = 0.01 sampling must reproduce greedy decoding"
 
+
+# %%
 # the bound behind it, on each prompt's next token: 1 - p_tau(best) <= (V - 1) exp(-gap / tau)
 logits = next_token_logits(model, prompts).cpu().double()  # (26, V)
 best_two = logits.topk(2, dim=-1).values
@@ -288,6 +292,8 @@ tail_mass = (probs * (probs < 0.02)).sum(-1)                           # (P,) ma
 print(f"{len(prefixes)} contexts; tokens below 2 % carry {tail_mass.mean():.1%} of the mass on average, "
       f"so 7 draws (a name and its end) hit at least one of them with probability {1 - (1 - tail_mass.mean()) ** 7:.0%}")
 
+
+# %%
 for k in (1, 3, 10):
     kept = TopK(k)(ctx_logits).isfinite()
     assert (kept.sum(-1) == k).all(), "top-k keeps exactly k"
@@ -368,6 +374,7 @@ def peaked_tiny_model(seed, vocab_size=5):
     return tiny
 
 
+# %%
 widths, n_new = [1, 2, 3, 5, 10, 25], 6
 gaps = np.zeros((20, len(widths)))
 greedy_gaps = np.zeros(20)
@@ -476,6 +483,7 @@ def bigram_score(texts):
     return -float(bigram.table.detach().cpu()[first, second].mean())      # the fitted log-probabilities
 
 
+# %%
 def measure(processors, greedy=False, n=1000, seed=4):
     out = generate(model, torch.full((n, 1), BOUNDARY, device=device), 30, processors=processors,
                    greedy=greedy, eos_id=BOUNDARY, generator=make_generator(seed, device))
@@ -513,6 +521,8 @@ assert by_tau[4]["held_out"] > by_tau[-1]["held_out"]    # tau = 1 finds more re
 best = max(zip(temperatures, by_tau), key=lambda pair: pair[1]["held_out_distinct"])
 print(f"most distinct real held-out names: tau = {best[0]} ({best[1]['held_out_distinct']} names)")
 
+
+# %%
 fig, ax = plt.subplots(1, 2, figsize=(11, 3.5))
 for label, rows, values in (("temperature", by_tau, temperatures), ("top-p", by_p, top_ps)):
     ax[0].plot([m["nll"] for m in rows], [m["distinct"] for m in rows], "o-", label=label)
