@@ -173,6 +173,7 @@ def count_calls(model, fn):
     return calls[0]
 
 
+# %%
 iaf = AutoregressiveFlow(FlowConfig(n_inputs=2, n_layers=5, hidden=32, direction="iaf")).to(device)
 noise = torch.randn(2000, 2, generator=make_generator(3), device=device)
 flow_costs = {}
@@ -240,6 +241,7 @@ diffusion_history = train(denoiser, point_batches(x_train, 256, seed=0), 800, lr
                           warmup_steps=20, loss_fn=diffusion_loss, description="diffusion")
 
 
+# %%
 @torch.no_grad()
 def sample_diffusion(model, n, generator):
     """Ancestral sampling of the reverse chain: T calls of the denoiser."""
@@ -294,6 +296,7 @@ d_train, d_test = flat(digits_train), flat(digits_test)
 scaled = lambda x: x.float() / 16 * 2 - 1  # noqa: E731  levels -> [-1, 1] inputs
 
 
+# %%
 class SoftmaxPixels(torch.nn.Module):
     """A MADE over 64 pixels whose 17 outputs per pixel are the logits of its level."""
 
@@ -319,6 +322,7 @@ class MixturePixels(torch.nn.Module):
         return self.made(scaled(x))
 
 
+# %%
 def mixture_loss(model, batch):
     return logistic_mixture_nll(model(batch[0]), batch[1], 17, reduction="sum"), torch.tensor(batch[1].numel())
 
@@ -331,6 +335,7 @@ def digit_batches(seed):
     return batch
 
 
+# %%
 results = {}
 for name, make, loss_fn in (("softmax, K = 17", lambda: SoftmaxPixels(128), None),
                             ("logistic mixture, M = 5", lambda: MixturePixels(128), mixture_loss)):
@@ -352,6 +357,8 @@ for name, make, loss_fn in (("softmax, K = 17", lambda: SoftmaxPixels(128), None
           f"{float(total.max()):.6f}]")
     assert (total - 1).abs().max() < 1e-5
 
+
+# %%
 independent = -math.log2(1 / 17)
 soft, mix = results["softmax, K = 17"], results["logistic mixture, M = 5"]
 print(f"mixture - softmax: {mix['bpd'] - soft['bpd']:+.3f} bits/dim; uniform over 17 levels: {independent:.3f}")
