@@ -224,6 +224,7 @@ def scales(x):
     return [s2, s4, x]
 
 
+# %%
 class NextScale(nn.Module):
     """One small CNN per scale: the upsampled coarser scale in, K logits per pixel out.
 
@@ -245,6 +246,7 @@ class NextScale(nn.Module):
         return self.nets[scale - 1](up).permute(0, 2, 3, 1)[:, None]  # (B, 1, 2h, 2w, K)
 
 
+# %%
 def next_scale_nll(model, x):
     """Summed NLL (nats) of each image's three scales: (B,)."""
     s = scales(x)
@@ -260,6 +262,9 @@ next_scale_history = train(
     next_scale, lambda: (train_images[torch.randint(len(train_images), (64,), generator=gen).to(device)],), 300,
     lr=3e-3, schedule="cosine", warmup_steps=20, description="next-scale",
     loss_fn=lambda m, b: (next_scale_nll(m, b[0]).sum(), torch.tensor(b[0].numel())))
+
+
+# %%
 test_images = digits_test.images.to(device)
 raster = load_checkpoint("pixelcnn_digits").model.to(device)
 independent = IndependentPixels.from_images(digits_train.images, LEVELS).to(device)
@@ -285,6 +290,7 @@ def sample_next_scale(model, n, generator):
     return coarse
 
 
+# %%
 def timed_calls(model, fn):
     calls = [0]
     hook = model.register_forward_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
@@ -302,6 +308,9 @@ pixels, raster_calls, raster_seconds = timed_calls(raster, lambda: sample_images
 print(f"16 samples: next-scale {scale_calls} network calls in {scale_seconds * 1e3:.1f} ms; "
       f"raster PixelCNN {raster_calls} calls in {raster_seconds * 1e3:.1f} ms")
 assert scale_calls == 3 and raster_calls == 64 and raster_seconds > 3 * scale_seconds
+
+
+# %%
 fig, axes = plt.subplots(2, 8, figsize=(8, 2.2))
 for ax, img in zip(axes.flat, torch.cat([fine[:8], pixels[:8]]).cpu()):
     ax.imshow(img[0], cmap="gray_r", vmin=0, vmax=16)
