@@ -136,6 +136,7 @@ def chain_rule_product(table, blocks):
     return product
 
 
+# %%
 p_forward = chain_rule_product(joint, [(0,), (1,), (2,), (3,)])
 print("max |p(x1)p(x2|x1)p(x3|x1,x2)p(x4|x1..x3) - p(x)| =", (p_forward - joint).abs().max().item())
 assert torch.allclose(p_forward, joint, rtol=0, atol=1e-12)
@@ -315,6 +316,7 @@ class MaskedLinear(nn.Linear):
         return F.linear(x, self.weight * self.mask, self.bias)
 
 
+# %%
 class TinyMADE(nn.Module):
     """p(x_i | x_<i) for all bits of a binary string from one masked MLP."""
 
@@ -408,6 +410,7 @@ assert abs(p_source.sum().item() - 1) < 1e-12
 print("a few training strings:\n", train_strings[:4])
 
 
+# %%
 def string_batches(data, batch_size, seed):
     """A function returning a random batch (inputs, targets) of rows of data; targets = inputs."""
     gen = torch.Generator().manual_seed(seed)
@@ -452,6 +455,8 @@ assert abs(total - 1) < 1e-12
 assert bits(model_nll) < bits(independent_nll) - 1.0    # it learned the dependence between bits
 assert 0 <= kl < 0.1 * math.log(2)   # within 0.1 bits of the source, from 5000 strings for 1024 possible ones
 
+
+# %%
 plt.figure(figsize=(5, 3))
 plt.plot(history.steps, [bits(loss) * n_bits for loss in history.train_loss], lw=0.8, label="MADE (training batches)")
 plt.axhline(bits(independent_nll), color="C1", ls="--", label="independent bits")
@@ -545,6 +550,7 @@ def exact_bits_per_position(table, order):
     return [H(order[: i + 1]) - H(order[:i]) for i in range(len(order))]
 
 
+# %%
 majority_data = append_rule_bit(all_binary_strings(9), "majority")          # (512, 10)
 majority_table = torch.zeros((2,) * n_bits, dtype=torch.float64)
 majority_table[tuple(majority_data.T)] = 1 / len(majority_data)            # the exact data distribution
@@ -627,6 +633,8 @@ print(f"NLL per step: AR({p}) {nll_ar:.3f} nats, independent Gaussian {nll_iid:.
 assert np.abs(phi_hat - phi).max() < 0.06 and abs(residual_var - sigma**2) < 0.1
 assert nll_ar < nll_iid - 0.1
 
+
+# %%
 # the course's version (lecture 08 builds on it) fits the same coefficients
 linear_ar = LinearAR.fit(torch.from_numpy(series), order=p)
 torch.testing.assert_close(linear_ar.coef.double(), torch.from_numpy(phi_hat), rtol=0, atol=1e-5)

@@ -130,6 +130,8 @@ standard_error = surprise.std() / math.sqrt(len(draws))
 print(f"mean surprise {surprise.mean():.4f} ± {standard_error:.4f} nats;  H(p) = {entropy(p):.4f} nats")
 assert abs(surprise.mean() - entropy(p)) < 4 * standard_error
 
+
+# %%
 plt.figure(figsize=(4.5, 3))
 plt.plot(bias, coin)
 plt.xlabel("P(heads)"); plt.ylabel("H (bits)"); plt.title("Entropy of a coin"); plt.grid(alpha=0.3)
@@ -171,6 +173,8 @@ torch.testing.assert_close(cross_entropy_by_hand(p, q), cross_entropy(p, q))
 torch.testing.assert_close(kl_by_hand(p, q), kl_divergence(p, q))
 assert kl_by_hand(p, q) != kl_by_hand(q, p)        # not symmetric: KL is not a distance
 
+
+# %%
 # the identity and the inequality, for 2000 random pairs of distributions over 10 outcomes
 gen = make_generator(1)
 P, Q = random_distributions(2000, 10, gen), random_distributions(2000, 10, gen)
@@ -234,6 +238,8 @@ print(f"final loss {losses[-1]:.6f} = H(p_hat) {entropy(p_hat):.6f} "
 assert (q_fit - p_hat).abs().max() < 1e-6
 assert abs(kl_divergence(p_hat, q_fit)) < 1e-10
 
+
+# %%
 plt.figure(figsize=(4.5, 3))
 plt.semilogy(np.maximum(np.array(losses) - entropy(p_hat).item(), 1e-16))   # floor: float64 rounding
 plt.xlabel("gradient step"); plt.ylabel("nats")
@@ -429,6 +435,8 @@ assert abs(perplexity(test_loss) - math.exp(H_rate)) < 0.1  # the model's branch
 assert abs(test_loss - final_exact) < 4 * standard_error  # the measured test loss estimates it
 assert test_loss < unigram_test - 0.5                     # context helps: far below the unigram baseline
 
+
+# %%
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.5))
 left.plot(history.eval_steps, history.eval_loss, "o", ms=3, label="test loss (held-out samples)")
 left.plot(exact_steps, exact, "-", label="exact expected loss H + KL")
