@@ -580,7 +580,7 @@ print(f"{n} samples x 2 clips: naive {naive_s:.2f} s, fast {fast_s:.2f} s ({naiv
 # overwrites the oldest, and a step's work no longer depends on the dilation at all.
 
 # %% [markdown]
-# Now half a second with the fast sampler — two to four notes of the data: a test clip's
+# Now half a second with the fast sampler (one to four of the data's notes): a test clip's
 # first 50 ms and 0.45 s of WaveNet, once with the sine label and once with the clarinet label.
 
 # %%
