@@ -58,3 +58,17 @@ def test_the_instructor_guide_gives_each_exercise_its_total():
         row = next((line for line in guide.splitlines() if line.startswith(f"| {exercise} ")), None)
         assert row is not None, f"the instructor guide has no row for {exercise}"
         assert float(row.rstrip(" |").rsplit("|", 1)[1]) == outline(ROOT, exercise).total_points, row
+
+
+def test_question_and_points_name_a_bad_argument():
+    from arcourse.grading.api import points, question
+
+    with pytest.raises(ValueError, match="tier must be one of"):
+        question("q", tier="hard")
+    for seconds in (0, -1, 1000, "60"):
+        with pytest.raises(ValueError, match="seconds must be in"):
+            question("q", tier="core", seconds=seconds)
+    with pytest.raises(ValueError, match="points must be > 0"):
+        points(0, validation=True)
+    mark = points(2, validation=True)
+    assert mark.args == (2,) and mark.kwargs == {"validation": True}
