@@ -54,6 +54,10 @@ def zygote_main(sock_fd: int) -> None:
             importlib.import_module(name)
         except Exception as err:  # a missing optional module only costs speed
             failed.append(f"{name}: {type(err).__name__}: {err}")
+    try:
+        _warm_up()
+    except Exception as err:  # noqa: BLE001 - a child then imports what it needs itself
+        failed.append(f"warm-up: {type(err).__name__}: {err}")
     global _CHILD_FILTER
     try:
         from arcourse.grading import _seccomp
@@ -70,9 +74,27 @@ def zygote_main(sock_fd: int) -> None:
         pass
     for pid in children:
         _reap(pid, grace=0.0)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)     # nothing left to clean up: skip the interpreter's finalisation (a second with torch)
 
 
 _CHILD_FILTER: bytes | None = None     # the seccomp program each child loads (see _seccomp.py)
+
+
+def _warm_up() -> None:
+    """Rebuild pickled arguments and encode a result once, here, so the modules they load
+    lazily (torch's unpickling imports `torch.utils.serialization`) are in memory before a
+    child drops to uid 65534, which may not be able to read the site-packages (a checkout
+    under a root-only folder)."""
+    import numpy as np
+    import torch
+
+    from arcourse.grading import codec
+
+    sample = (torch.zeros(2, 3), torch.zeros(2, dtype=torch.long), np.zeros((2, 1)), np.int64(1),
+              torch.Generator().manual_seed(0), torch.nn.Linear(2, 2))
+    codec.encode("ok", pickle.loads(pickle.dumps(sample)), lambda obj: (0, type(obj).__name__, False), 1 << 20)
 
 
 def _answer(sock: socket.socket, children: set[int]) -> bool:
