@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -200,3 +201,31 @@ def test_only_name_assignments_count_as_constants():
              "try:\n    import scipy\nexcept ImportError:\n    scipy = None",
              "history = train(model, steps=500)", "for step in range(3):\n    pass"]]
     assert kept == [True, True, False, False, True, False, True, True, True, False, False]
+
+
+def test_each_sandbox_starts_with_the_graders_font_list(tmp_path):
+    """A batch builds matplotlib's font list once, in a trusted process, and every sandbox
+    gets a copy (so importing pyplot there skips the font scan): the student's process
+    finds the very same bytes in its folder."""
+    import hashlib
+    import subprocess
+    import sys
+
+    from arcourse.grading import sandbox
+
+    fonts = sandbox.font_list()
+    if fonts is None:
+        pytest.skip("matplotlib cannot build a font list here")
+    digest = hashlib.sha256(Path(fonts).read_bytes()).hexdigest()
+    path = variant(tmp_path, "fonts", {"softmax": f"""import hashlib, os
+found = [os.path.join(top, name) for top, _, names in os.walk(os.environ["HOME"]) for name in names
+         if name.startswith("fontlist-v")]
+same = len(found) == 1 and hashlib.sha256(open(found[0], "rb").read()).hexdigest() == {digest!r}
+return x.softmax(-1) if same else x"""})
+    code = ("from arcourse.grading import grade, sandbox; import sys; "
+            "sandbox.keep_warm(sys.argv[1] if len(sys.argv) > 1 else None); "
+            f"r = grade({str(path)!r}, checks={str(CHECKS)!r}); print(r.by_question()['softmax'][0])")
+    given = subprocess.run([sys.executable, "-c", code, fonts], capture_output=True, text=True, timeout=600)
+    alone = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert given.stdout.split() == ["3.0"], given.stderr[-2000:]
+    assert alone.stdout.split() == ["0.0"], alone.stderr[-2000:]   # its own, scanned in the sandbox

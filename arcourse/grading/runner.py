@@ -24,7 +24,7 @@ import pytest
 
 from arcourse.grading import _isolation
 from arcourse.grading.sandbox import (Budget, GraderError, Limits, Sandbox, StudentCrash, StudentError,
-                                      StudentTimeout, clean_text, keep_warm, prestart)
+                                      StudentTimeout, clean_text, font_list, keep_warm, prestart)
 from arcourse.grading.submission import SubmissionError, read_submission
 from arcourse.grading import forbid as write_yourself, hidden as hidden_checks
 
@@ -401,7 +401,9 @@ def grade_many(paths, *, jobs: int | None = None, exercise: str | None = None, c
     # the sandbox of its next submission started while it grades the current one
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["arcourse.grading.runner", "hypothesis"])
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=keep_warm) as pool:
+    fonts = font_list()
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=keep_warm,
+                             initargs=(fonts,)) as pool:
         futures = {pool.submit(_grade_entry, p, exercise, checks, limits, forbid, hidden): p for p in paths}
         for future in as_completed(futures):
             try:

@@ -42,6 +42,7 @@ from arcourse.grading.submission import Submission
 
 _BOOT = "import sys; sys.path.insert(0, sys.argv[2]); from arcourse.grading._child import main; main()"
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]    # the folder that holds `arcourse/`
+_font_list: str | None = None     # matplotlib's font list handed to every zygote (see `font_list`)
 
 
 @dataclass(frozen=True)
@@ -144,13 +145,17 @@ class _Zygote:
         self.folder = Path(tempfile.mkdtemp(prefix="arcourse-sandbox-"))
         self.log = self.folder / "output.txt"
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        boot = [sys.executable, "-I", "-c", _BOOT, str(theirs.fileno()), str(_PACKAGE_ROOT)]
+        fonts = os.open(_font_list, os.O_RDONLY | os.O_CLOEXEC) if _font_list else -1
+        boot = [sys.executable, "-I", "-c", _BOOT, str(theirs.fileno()), str(_PACKAGE_ROOT), str(fonts),
+                os.path.basename(_font_list or "")]
+        extra_fds = [fonts] if fonts >= 0 else []
         with open(self.log, "wb") as log:
             common = dict(stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
             if self.mode == "bwrap":
                 self.workdir = _isolation.WORKDIR
                 with _isolation.Launch(tmp_mb, hidden) as launch:
-                    self.process = subprocess.Popen(launch.command(boot), pass_fds=[theirs.fileno(), *launch.fds],
+                    self.process = subprocess.Popen(launch.command(boot), pass_fds=[theirs.fileno(), *launch.fds,
+                                                                                    *extra_fds],
                                                     env={"PATH": "/usr/bin:/bin"}, **common, **launch.popen_user())
             else:
                 work = self.folder / "work"
@@ -162,8 +167,11 @@ class _Zygote:
                 env = {"PATH": "/usr/bin:/bin", "HOME": self.workdir, "TMPDIR": self.workdir, "LANG": "C.UTF-8",
                        "MPLBACKEND": "Agg", "MPLCONFIGDIR": self.workdir, "CUDA_VISIBLE_DEVICES": "",
                        "PYTHONDONTWRITEBYTECODE": "1", "OBJC_DISABLE_INITIALIZE_FORK_SAFETY": "YES"}
-                self.process = subprocess.Popen(boot, pass_fds=[theirs.fileno()], env=env, cwd=work, **common)
+                self.process = subprocess.Popen(boot, pass_fds=[theirs.fileno(), *extra_fds], env=env, cwd=work,
+                                                **common)
         theirs.close()
+        for fd in extra_fds:
+            os.close(fd)
         self.sock = ours
         self.sock.settimeout(300)
         self.ready = False           # its imports run while the grader goes on (see `wait`)
@@ -258,10 +266,31 @@ def prestart(tmp_mb: int | None = None, hidden=()) -> None:
     _spare, _spare_owner = _Zygote(key[1], key[2]), os.getpid()
 
 
-def keep_warm() -> None:
-    """From now on, always keep a zygote started ahead (the workers of a batch)."""
-    global _keep_warm
+def keep_warm(fonts: str | None = None) -> None:
+    """From now on, always keep a zygote started ahead (the workers of a batch), and hand
+    each one the font list `fonts` (from `font_list`), if given."""
+    global _keep_warm, _font_list
     _keep_warm = True
+    _font_list = fonts or _font_list
+
+
+def font_list() -> str | None:
+    """Matplotlib's font list (`fontlist-vX.json`), built once by a trusted process of this
+    grader in a private folder: each sandbox starts with a copy, so importing pyplot there
+    does not scan the fonts again (0.7 s of CPU per submission). None without matplotlib."""
+    global _font_list
+    if _font_list is None:
+        folder = tempfile.mkdtemp(prefix="arcourse-fonts-")
+        atexit.register(shutil.rmtree, folder, True)
+        try:
+            subprocess.run([sys.executable, "-I", "-c", "import matplotlib.font_manager"], timeout=120, check=True,
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           env={"PATH": "/usr/bin:/bin", "MPLCONFIGDIR": folder, "MPLBACKEND": "Agg", "HOME": folder})
+        except (OSError, subprocess.SubprocessError):
+            return None
+        built = sorted(Path(folder).glob("fontlist-v*.json"))
+        _font_list = str(built[0]) if built else None
+    return _font_list
 
 
 def _take_zygote(tmp_mb: int, hidden: tuple[str, ...]) -> _Zygote:
