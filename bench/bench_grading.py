@@ -115,14 +115,19 @@ def main() -> None:
         source = solution if i % 2 == 0 else stub
         shutil.copy(source, folder / f"student{i:02d}{source.suffix}")
     out = folder / "grades.csv"
-    start = time.perf_counter()
+    before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     subprocess.run([*arcourse, "grade", str(folder), "--csv", str(out), "--jobs", str(args.jobs), *extra],
                    check=True, capture_output=True)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     rows = list(csv.DictReader(out.open()))
     graded = sum(1 for r in rows if not r["error"])
+    # CPU time does not grow with the neighbours' load as wall time does: CPU / cores is the
+    # wall time a quiet machine with these cores could at best reach
     print(f"batch of {args.n} ({args.jobs} workers): {seconds:.1f} s wall, {seconds / args.n:.2f} s per "
-          f"submission, {graded}/{len(rows)} graded")
+          f"submission, {graded}/{len(rows)} graded; {cpu:.1f} s CPU in all ({cpu / args.n:.2f} s per submission, "
+          f"{cpu / (os.cpu_count() or 1):.1f} s over {os.cpu_count()} cores)")
     shutil.rmtree(folder, ignore_errors=True)
     if checks:                      # the toy's stub was written to a temporary folder
         shutil.rmtree(stub.parent, ignore_errors=True)
