@@ -27,6 +27,7 @@ Where a request is served: `Server.load` runs the definitions (one statement at 
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import pickle
@@ -67,6 +68,8 @@ def zygote_main(sock_fd: int, font_fd: int = -1, font_name: str = "") -> None:
         _CHILD_FILTER = _seccomp.program(processes=False)
     except (ImportError, OSError, AttributeError, TypeError, OverflowError) as err:
         failed.append(f"seccomp: {type(err).__name__}: {err}")
+    gc.freeze()     # what is loaded now is never collected: a child's collections then leave
+    #                 those pages shared instead of touching (and copying) all of them
     owner = socket.socket(fileno=sock_fd)
     send_message(owner, {"ready": True, "pid": os.getpid(), "preload_failed": failed,
                          "seccomp": _CHILD_FILTER is not None})

@@ -24,7 +24,8 @@ import pytest
 
 from arcourse.grading import _isolation
 from arcourse.grading.sandbox import (Budget, GraderError, Limits, Sandbox, StudentCrash, StudentError,
-                                      StudentTimeout, clean_text, font_list, keep_warm, prestart)
+                                      StudentTimeout, clean_text, font_list, keep_warm, prestart,
+                                      stop_warming)
 from arcourse.grading.submission import SubmissionError, read_submission
 from arcourse.grading import forbid as write_yourself, hidden as hidden_checks
 
@@ -341,7 +342,9 @@ class BatchEntry:
         return self.path.stem
 
 
-def _grade_entry(path: Path, exercise, checks, limits, forbid, hidden=None) -> BatchEntry:
+def _grade_entry(path: Path, exercise, checks, limits, forbid, hidden=None, last: bool = False) -> BatchEntry:
+    if last:    # one of the batch's last submissions: a sandbox started ahead would go unused
+        stop_warming()
     try:
         return BatchEntry(path, grade(path, exercise=exercise, checks=checks, limits=limits, forbid=forbid,
                                       hidden=hidden))
@@ -404,7 +407,8 @@ def grade_many(paths, *, jobs: int | None = None, exercise: str | None = None, c
     fonts = font_list()
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=keep_warm,
                              initargs=(fonts,)) as pool:
-        futures = {pool.submit(_grade_entry, p, exercise, checks, limits, forbid, hidden): p for p in paths}
+        futures = {pool.submit(_grade_entry, p, exercise, checks, limits, forbid, hidden, i >= len(paths) - jobs): p
+                   for i, p in enumerate(paths)}
         for future in as_completed(futures):
             try:
                 entry = future.result()

@@ -274,6 +274,13 @@ def keep_warm(fonts: str | None = None) -> None:
     _font_list = fonts or _font_list
 
 
+def stop_warming() -> None:
+    """Start no more zygotes ahead (a batch worker near the batch's end); one already started
+    still serves the next submission."""
+    global _keep_warm
+    _keep_warm = False
+
+
 def font_list() -> str | None:
     """Matplotlib's font list (`fontlist-vX.json`), built once by a trusted process of this
     grader in a private folder: each sandbox starts with a copy, so importing pyplot there
