@@ -125,7 +125,7 @@ class CausalSelfAttention(nn.Module):
         B, T, _ = x.shape
         return self.qkv(x).view(B, T, 3, self.n_heads, self.d_head).permute(2, 0, 3, 1, 4)  # (3, B, N, T, D)
 
-    def forward(self, x: torch.Tensor, store: torch.Tensor | None = None, start: int = 0
+    def forward(self, x: torch.Tensor, store: torch.Tensor | None = None, start: int = 0, last_only: bool = False
                 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Attend from the T new positions to the `start` earlier ones and to themselves.
 
@@ -136,8 +136,10 @@ class CausalSelfAttention(nn.Module):
                 positions < start hold the earlier keys and values, and the new ones are
                 written at start..start + T - 1 (in place: a step copies nothing old).
             start: the number S of earlier positions in `store`.
+            last_only: output the last position only (T' = 1; all T keys and values are
+                still made): the top layer when only the next token's logits are wanted.
         Returns:
-            output (B, T, C), and the keys and values of all S + T positions, each
+            output (B, T', C), and the keys and values of all S + T positions, each
             (B, N, S + T, D) (views of `store` when given).
         """
         B, T, C = x.shape
@@ -148,6 +150,8 @@ class CausalSelfAttention(nn.Module):
             store.narrow(3, S, T).copy_(kv)
             kv = store.narrow(3, 0, S + T)                                      # (2, B, N, S + T, D)
         k, v = kv.unbind(0)                                                     # (B, N, S + T, D)
+        if last_only:  # the last query sees every key: no mask
+            q, T = q[:, :, -1:], 1                                              # (B, N, 1, D)
         mask, causal = None, S == 0 and T > 1
         if S > 0 and T > 1:  # new query i sees every past key and the new keys j <= i
             mask = torch.ones(T, S + T, dtype=torch.bool, device=x.device).tril(S)
@@ -195,10 +199,13 @@ class Block(nn.Module):
         self.ln2 = nn.LayerNorm(config.d_model, bias=config.bias)
         self.mlp = MLP(config)
 
-    def forward(self, x: torch.Tensor, store: torch.Tensor | None = None, start: int = 0
+    def forward(self, x: torch.Tensor, store: torch.Tensor | None = None, start: int = 0, last_only: bool = False
                 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """x (B, T, C) -> (B, T, C), and the layer's keys and values (see CausalSelfAttention)."""
-        update, kv = self.attn(self.ln1(x), store, start)
+        """x (B, T, C) -> (B, T, C) (or (B, 1, C), the last position, when last_only), and the
+        layer's keys and values (see CausalSelfAttention)."""
+        update, kv = self.attn(self.ln1(x), store, start, last_only)
+        if last_only:
+            x = x[:, -1:]                                                       # (B, 1, C)
         x = x + update
         return x + self.mlp(self.ln2(x)), kv
 
@@ -346,20 +353,25 @@ class GPT(nn.Module):
             x = x + self.pos_table[offset:offset + T]
         return self.emb_dropout(x)
 
-    def _run(self, idx: torch.Tensor, cache: KVCache | None) -> tuple[torch.Tensor, KVCache]:
+    def _run(self, idx: torch.Tensor, cache: KVCache | None, last_only: bool = False
+             ) -> tuple[torch.Tensor, KVCache]:
         """Read idx (B, T) after the S cached positions (none for cache=None), S + T <= context_len.
 
+        Args:
+            last_only: the top layer computes the last position only, when just the next
+                token's logits are wanted (every layer's keys and values are still cached).
         Returns:
-            the final hidden states (B, T, C) (after ln_f, before the head), and the cache of
-            all S + T positions.
+            the final hidden states (B, T, C) ((B, 1, C) when last_only; after ln_f, before
+            the head), and the cache of all S + T positions.
         """
         S = 0 if cache is None else cache.length
         T = idx.shape[1]
         store = _KVStore.empty(self.config, idx.shape[0], self.tok_emb.weight) if cache is None else cache._writable()
         store.tokens[:, S:S + T] = idx
         x = self._embed(idx, S)
-        for block, layer in zip(self.blocks, store.layers):
-            x, _ = block(x, layer, S)
+        top = len(self.blocks) - 1
+        for i, (block, layer) in enumerate(zip(self.blocks, store.layers)):
+            x, _ = block(x, layer, S, last_only and i == top)
         store.filled = S + T
         return self.ln_f(x), KVCache(store, S + T)                              # (B, T, C)
 
@@ -407,7 +419,7 @@ class GPT(nn.Module):
             logits for the next token (B, V), and the cache.
         """
         self._check_idx(prompt, "prompt")
-        hidden, cache = self._run(prompt[:, -self.context_len:], None)
+        hidden, cache = self._run(prompt[:, -self.context_len:], None, last_only=True)
         return self.head(hidden[:, -1]), cache                                  # (B, V)
 
     @torch.no_grad()
