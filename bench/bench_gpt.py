@@ -173,8 +173,9 @@ def generation_speed(new_tokens: int = 500, seed: int = 0) -> None:
 
     use_cache=False is nanoGPT's sample.py: a full pass over the last context_len tokens per
     new token. With block 64 (the recipe's model) the cache fills after 64 tokens and each
-    later step reads the sliding window afresh (positions are absolute), so the cache pays
-    only with a context that holds the whole continuation (the second model).
+    later step reads the sliding window afresh (positions are absolute; only the top layer
+    is spared all but the last position), so the cache pays most with a context that holds
+    the whole continuation (the second model), where each step reads one position.
     """
     prompt = torch.zeros(1, 1, dtype=torch.long)
     print(f"\n[generate] {new_tokens} new tokens from a 1-token prompt, load {_load()}")

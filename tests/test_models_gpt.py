@@ -56,11 +56,14 @@ def test_attention_with_past_reads_a_chunk_like_the_full_sequence():
     attn = CausalSelfAttention(GPTConfig.tiny(d_model=32, n_heads=4)).eval()
     x = torch.randn(2, 9, 32)
     full, (k_all, v_all) = attn(x)
-    _, past = attn(x[:, :5])
-    chunk, (k, v) = attn(x[:, 5:], past)
+    store = torch.full((2, 2, 4, 12, 8), float("nan"))  # (k/v, B, N, P, D): room for 12 positions
+    first, _ = attn(x[:, :5], store, 0)
+    chunk, (k, v) = attn(x[:, 5:], store, 5)
+    torch.testing.assert_close(first, full[:, :5], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(chunk, full[:, 5:], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(k, k_all)
     torch.testing.assert_close(v, v_all)
+    assert store[:, :, :, 9:].isnan().all()  # nothing written beyond the positions read
 
 
 def test_cache_is_not_modified_by_step():
@@ -69,6 +72,97 @@ def test_cache_is_not_modified_by_step():
     keys = [k.clone() for k in cache.keys]
     model.step(torch.tensor([1, 2]), cache)
     assert cache.length == 3 and all(torch.equal(a, b) for a, b in zip(keys, cache.keys))
+
+
+def _snapshot(cache):
+    return cache.length, cache.keys.clone(), cache.values.clone(), cache.tokens.clone()
+
+
+def _unchanged(cache, snapshot):
+    length, keys, values, tokens = snapshot
+    return (cache.length == length and torch.equal(cache.keys, keys) and torch.equal(cache.values, values)
+            and torch.equal(cache.tokens, tokens))
+
+
+def _recomputed(model, tokens):
+    return model(tokens)[:, -1]  # (B, V): the next-token logits from a full pass
+
+
+def test_two_branches_from_one_cache_stay_apart():
+    """Beam search and tests branch: two steps from one cache give two independent caches,
+    and the cache they branched from still continues as before."""
+    model = _model(seed=4)
+    prompt = torch.randint(0, 11, (2, 4))
+    _, root = model.start(prompt)
+    before = _snapshot(root)
+    a, b = torch.tensor([1, 2]), torch.tensor([3, 4])
+    logits_a, branch_a = model.step(a, root)  # the first step from root may write in place
+    logits_b, branch_b = model.step(b, root)  # the second must not overwrite branch_a's position
+    assert _unchanged(root, before)
+    seq_a, seq_b = torch.cat([prompt, a[:, None]], 1), torch.cat([prompt, b[:, None]], 1)
+    torch.testing.assert_close(logits_a, _recomputed(model, seq_a), atol=1e-5, rtol=0)
+    torch.testing.assert_close(logits_b, _recomputed(model, seq_b), atol=1e-5, rtol=0)
+    assert torch.equal(branch_a.tokens, seq_a) and torch.equal(branch_b.tokens, seq_b)
+    # each branch continues on its own; stepping one leaves the other as it was
+    snap_a = _snapshot(branch_a)
+    for branch, seq in [(branch_b, seq_b), (branch_a, seq_a), (branch_b, seq_b)]:
+        logits, grown = model.step(torch.tensor([5, 6]), branch)
+        torch.testing.assert_close(logits, _recomputed(model, torch.cat([seq, torch.tensor([[5], [6]])], 1)),
+                                   atol=1e-5, rtol=0)
+    assert _unchanged(branch_a, snap_a) and _unchanged(root, before)
+
+
+def test_step_from_an_older_cache_after_newer_steps():
+    """Keeping every cache of a run and going back to any of them gives the same logits as
+    the first time (the newer caches live on too)."""
+    model = _model(seed=5)
+    idx = torch.randint(0, 11, (1, 10))
+    logits, cache = model.start(idx[:, :2])
+    caches, snapshots, logits_seen = [cache], [_snapshot(cache)], []
+    for t in range(2, 10):
+        logits, cache = model.step(idx[:, t], cache)
+        caches.append(cache)
+        snapshots.append(_snapshot(cache))
+        logits_seen.append(logits)
+    for i in (3, 0, 5, 3):  # older caches, in any order, repeatedly
+        logits, _ = model.step(idx[:, i + 2], caches[i])
+        torch.testing.assert_close(logits, logits_seen[i], atol=1e-6, rtol=0)
+        other = torch.tensor([(int(idx[0, i + 2]) + 1) % 11])  # a different token from the same point
+        logits, _ = model.step(other, caches[i])
+        torch.testing.assert_close(logits, _recomputed(model, torch.cat([idx[:, :i + 2], other[:, None]], 1)),
+                                   atol=1e-5, rtol=0)
+    assert all(_unchanged(c, snap) for c, snap in zip(caches, snapshots))
+    logits, _ = model.step(idx[:, 0], caches[-1])  # the newest one continues as well
+    torch.testing.assert_close(logits, _recomputed(model, torch.cat([idx, idx[:, :1]], 1)), atol=1e-5, rtol=0)
+
+
+def test_crop_then_step_leaves_the_longer_cache_alone():
+    """Speculative decoding's rollback: a cropped cache continues with other tokens, and the
+    cache it was cropped from still holds (and continues from) what it read."""
+    model = _model(seed=6)
+    idx = torch.randint(0, 11, (2, 9))
+    _, long = model.extend(idx[:, :8], None)
+    before = _snapshot(long)
+    short = long.crop(5)
+    other = torch.tensor([7, 8])
+    logits, grown = model.step(other, short)
+    torch.testing.assert_close(logits, _recomputed(model, torch.cat([idx[:, :5], other[:, None]], 1)),
+                               atol=1e-5, rtol=0)
+    logits, _ = model.extend(idx[:, 5:7], short)  # a second continuation of the cropped cache
+    torch.testing.assert_close(logits, model(idx[:, :7])[:, 5:], atol=1e-5, rtol=0)
+    assert _unchanged(long, before) and short.length == 5 and grown.length == 6
+    logits, _ = model.step(idx[:, 8], long)
+    torch.testing.assert_close(logits, _recomputed(model, idx), atol=1e-5, rtol=0)
+
+
+def test_cache_made_in_inference_mode_steps_outside_it():
+    """A cache's storage from torch.inference_mode cannot be written outside it: the step copies."""
+    model = _model()
+    idx = torch.randint(0, 11, (1, 4))
+    with torch.inference_mode():
+        _, cache = model.start(idx[:, :3])
+    logits, _ = model.step(idx[:, 3], cache)
+    torch.testing.assert_close(logits, _recomputed(model, idx), atol=1e-5, rtol=0)
 
 
 def test_cache_past_context_len_slides_like_a_recompute():

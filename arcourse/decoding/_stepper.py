@@ -50,7 +50,7 @@ class Stepper:
         self.model, self.condition = model, condition
         self.cached = use_cache and hasattr(model, "start") and hasattr(model, "step")
         self.state = None
-        self.seq: torch.Tensor | None = None
+        self.seq: torch.Tensor | None = None  # the sequence so far, kept for recomputing only
 
     def start(self, prompt: torch.Tensor) -> torch.Tensor:
         """Read the prompt (B, T); return the logits (B, V) of the token after it."""
@@ -65,8 +65,8 @@ class Stepper:
 
     def push(self, token: torch.Tensor) -> torch.Tensor:
         """Append token (B,); return the logits (B, V) of the token after it."""
-        self.seq = torch.cat([self.seq, token[:, None]], dim=1)  # (B, T + 1)
-        if self.cached:
+        if self.cached:  # the state holds what the model needs of the sequence
             logits, self.state = self.model.step(token, self.state)
             return logits
+        self.seq = torch.cat([self.seq, token[:, None]], dim=1)  # (B, T + 1)
         return full_next_logits(self.model, self.seq, self.condition)

@@ -61,7 +61,8 @@ def generate(
     finished = torch.zeros(idx.shape[0], dtype=torch.bool, device=device)
     stepper = Stepper(model, use_cache=use_cache, condition=condition)
     seq = idx
-    with eval_mode(model):
+    # inference mode: no autograd bookkeeping on any op, a real part of a small model's step
+    with eval_mode(model), torch.inference_mode():
         if max_new_tokens > 0:
             logits = stepper.start(idx)
             check_eos(eos_id, logits.shape[-1])
@@ -75,6 +76,8 @@ def generate(
             if (eos_id is not None and bool(finished.all())) or i == max_new_tokens - 1:
                 break
             logits = stepper.push(token)
+    if seq.is_inference():  # an ordinary tensor for the caller, who may write to it
+        seq = seq.clone()
     return seq[0] if squeeze else seq
 
 

@@ -12,7 +12,7 @@ one attention row, O(T), instead of recomputing the whole prefix, O(T^2).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
@@ -119,26 +119,39 @@ class CausalSelfAttention(nn.Module):
         self.proj = nn.Linear(config.d_model, config.d_model, bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
 
-    def _heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        B, T, C = x.shape
-        q, k, v = self.qkv(x).split(C, dim=-1)                                  # 3 x (B, T, C)
-        return tuple(t.view(B, T, self.n_heads, self.d_head).transpose(1, 2) for t in (q, k, v))  # (B, N, T, D)
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        """Queries, keys and values of x (B, T, C), stacked: (3, B, N, T, D), views of one
+        projection."""
+        B, T, _ = x.shape
+        return self.qkv(x).view(B, T, 3, self.n_heads, self.d_head).permute(2, 0, 3, 1, 4)  # (3, B, N, T, D)
 
-    def forward(self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None = None
+    def forward(self, x: torch.Tensor, store: torch.Tensor | None = None, start: int = 0, last_only: bool = False
                 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """Attend over the past keys/values (if any) and the T new positions.
+        """Attend from the T new positions to the `start` earlier ones and to themselves.
 
         Args:
             x: (B, T, C) the new positions.
-            past: keys and values of earlier positions, each (B, N, S, D), or None.
+            store: None (nothing earlier: training, or a module on its own), or one layer's
+                keys and values in a KV cache, (2, B, N, P, D) with P >= start + T:
+                positions < start hold the earlier keys and values, and the new ones are
+                written at start..start + T - 1 (in place: a step copies nothing old).
+            start: the number S of earlier positions in `store`.
+            last_only: output the last position only (T' = 1; all T keys and values are
+                still made): the top layer when only the next token's logits are wanted.
         Returns:
-            output (B, T, C), and the keys and values of all S + T positions (B, N, S + T, D).
+            output (B, T', C), and the keys and values of all S + T positions, each
+            (B, N, S + T, D) (views of `store` when given).
         """
         B, T, C = x.shape
-        q, k, v = self._heads(x)                                                # (B, N, T, D)
-        if past is not None:
-            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)  # (B, N, S + T, D)
-        S = k.shape[2] - T
+        S = start
+        qkv = self._heads(x)                                                    # (3, B, N, T, D)
+        q, kv = qkv[0], qkv[1:]                                                 # (B, N, T, D), (2, B, N, T, D)
+        if store is not None:
+            store.narrow(3, S, T).copy_(kv)
+            kv = store.narrow(3, 0, S + T)                                      # (2, B, N, S + T, D)
+        k, v = kv.unbind(0)                                                     # (B, N, S + T, D)
+        if last_only:  # the last query sees every key: no mask
+            q, T = q[:, :, -1:], 1                                              # (B, N, 1, D)
         mask, causal = None, S == 0 and T > 1
         if S > 0 and T > 1:  # new query i sees every past key and the new keys j <= i
             mask = torch.ones(T, S + T, dtype=torch.bool, device=x.device).tril(S)
@@ -186,38 +199,95 @@ class Block(nn.Module):
         self.ln2 = nn.LayerNorm(config.d_model, bias=config.bias)
         self.mlp = MLP(config)
 
-    def forward(self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None = None
+    def forward(self, x: torch.Tensor, store: torch.Tensor | None = None, start: int = 0, last_only: bool = False
                 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        update, kv = self.attn(self.ln1(x), past)
+        """x (B, T, C) -> (B, T, C) (or (B, 1, C), the last position, when last_only), and the
+        layer's keys and values (see CausalSelfAttention)."""
+        update, kv = self.attn(self.ln1(x), store, start, last_only)
+        if last_only:
+            x = x[:, -1:]                                                       # (B, 1, C)
         x = x + update
         return x + self.mlp(self.ln2(x)), kv
+
+
+class _KVStore:
+    """Storage for every layer's keys and values and for the tokens, shared by the caches
+    grown from one prompt; positions < `filled` are written.
+
+    kv: (L, 2, B, N, P, D) for P = context_len positions (kv[l, 0] layer l's keys, kv[l, 1]
+    its values); tokens: (B, P); layers[l] is kv[l], (2, B, N, P, D).
+    """
+
+    def __init__(self, kv: torch.Tensor, tokens: torch.Tensor, filled: int = 0):
+        self.kv, self.tokens, self.filled = kv, tokens, filled
+        self.layers = list(kv)
+
+    @classmethod
+    def empty(cls, config: GPTConfig, batch: int, like: torch.Tensor) -> "_KVStore":
+        """Unwritten storage (empty, not zeros: a cache shows only written positions) with
+        the dtype and device of `like`."""
+        kv = torch.empty(config.n_layers, 2, batch, config.n_heads, config.context_len, config.d_head,
+                         dtype=like.dtype, device=like.device)
+        return cls(kv, torch.empty(batch, config.context_len, dtype=torch.long, device=like.device))
+
+    def copy(self, length: int) -> "_KVStore":
+        """Fresh storage holding the first `length` positions of this one."""
+        fresh = _KVStore(torch.empty_like(self.kv), torch.empty_like(self.tokens), length)
+        fresh.kv[..., :length, :] = self.kv[..., :length, :]
+        fresh.tokens[:, :length] = self.tokens[:, :length]
+        return fresh
 
 
 @dataclass(frozen=True)
 class KVCache:
     """What `GPT.step` needs to continue: every layer's keys and values, and the tokens read.
 
-    keys[l], values[l]: (B, N, S, D) for the S positions read so far; tokens: (B, S).
+    keys, values: (L, B, N, S, D) for the S positions read so far (keys[l] is layer l's);
+    tokens: (B, S). They are views of storage that the caches grown from one prompt share
+    (read them, never write to them). A cache never changes once made: a step from the
+    cache that has written the most positions of its storage writes the new position in
+    place, where no other cache looks; a step from any other (an older cache, a second
+    branch from one cache, a cropped one) copies the cache's positions to fresh storage first.
     """
 
-    keys: tuple[torch.Tensor, ...]
-    values: tuple[torch.Tensor, ...]
-    tokens: torch.Tensor
+    store: _KVStore = field(repr=False)
+    length: int
 
     @property
-    def length(self) -> int:
-        return self.tokens.shape[1]
+    def keys(self) -> torch.Tensor:
+        return self.store.kv[:, 0, :, :, :self.length]                           # (L, B, N, S, D)
+
+    @property
+    def values(self) -> torch.Tensor:
+        return self.store.kv[:, 1, :, :, :self.length]                           # (L, B, N, S, D)
+
+    @property
+    def tokens(self) -> torch.Tensor:
+        return self.store.tokens[:, :self.length]                               # (B, S)
+
+    @property
+    def batch_size(self) -> int:
+        return self.store.tokens.shape[0]
 
     def crop(self, length: int) -> "KVCache":
         """The cache of the first `length` positions only: forget what came after (for
-        speculative decoding, which rolls back rejected draft tokens). Views, no copies.
+        speculative decoding, which rolls back rejected draft tokens). No copy until it is
+        stepped from.
 
         Args:
             length: 0 < length <= self.length.
         """
         check_int("length", length, 1, self.length, who="crop")
-        return KVCache(tuple(k[:, :, :length] for k in self.keys), tuple(v[:, :, :length] for v in self.values),
-                       self.tokens[:, :length])
+        return KVCache(self.store, length)
+
+    def _writable(self) -> _KVStore:
+        """Storage into which positions after this cache's may be written without changing
+        any cache: its own when no cache has written beyond `length` (and its tensors may be
+        written here: inference tensors only in inference mode), else a copy."""
+        store = self.store
+        if store.filled == self.length and (torch.is_inference_mode_enabled() or not store.kv.is_inference()):
+            return store
+        return store.copy(self.length)
 
 
 class GPT(nn.Module):
@@ -274,24 +344,36 @@ class GPT(nn.Module):
             raise ValueError(f"{name} must hold at least one position, got shape {tuple(idx.shape)}")
 
     def _embed(self, idx: torch.Tensor, offset: int) -> torch.Tensor:
+        """Token plus position embeddings of idx (B, T) at positions offset..offset + T - 1."""
         x = self.tok_emb(idx)                                                   # (B, T, C)
         T = idx.shape[1]
         if self.config.positional == "learned":
-            x = x + self.pos_emb(torch.arange(offset, offset + T, device=idx.device))
+            x = x + self.pos_emb.weight[offset:offset + T]                      # rows of the table: no index tensor
         elif self.config.positional == "sinusoidal":
             x = x + self.pos_table[offset:offset + T]
         return self.emb_dropout(x)
 
-    def _run(self, idx: torch.Tensor, cache: KVCache | None) -> tuple[torch.Tensor, KVCache]:
-        offset = 0 if cache is None else cache.length
-        x = self._embed(idx, offset)
-        keys, values = [], []
-        for i, block in enumerate(self.blocks):
-            x, (k, v) = block(x, None if cache is None else (cache.keys[i], cache.values[i]))
-            keys.append(k)
-            values.append(v)
-        tokens = idx if cache is None else torch.cat([cache.tokens, idx], dim=1)
-        return self.head(self.ln_f(x)), KVCache(tuple(keys), tuple(values), tokens)  # (B, T, V)
+    def _run(self, idx: torch.Tensor, cache: KVCache | None, last_only: bool = False
+             ) -> tuple[torch.Tensor, KVCache]:
+        """Read idx (B, T) after the S cached positions (none for cache=None), S + T <= context_len.
+
+        Args:
+            last_only: the top layer computes the last position only, when just the next
+                token's logits are wanted (every layer's keys and values are still cached).
+        Returns:
+            the final hidden states (B, T, C) ((B, 1, C) when last_only; after ln_f, before
+            the head), and the cache of all S + T positions.
+        """
+        S = 0 if cache is None else cache.length
+        T = idx.shape[1]
+        store = _KVStore.empty(self.config, idx.shape[0], self.tok_emb.weight) if cache is None else cache._writable()
+        store.tokens[:, S:S + T] = idx
+        x = self._embed(idx, S)
+        top = len(self.blocks) - 1
+        for i, (block, layer) in enumerate(zip(self.blocks, store.layers)):
+            x, _ = block(x, layer, S, last_only and i == top)
+        store.filled = S + T
+        return self.ln_f(x), KVCache(store, S + T)                              # (B, T, C)
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         """Next-token logits at every position.
@@ -337,8 +419,8 @@ class GPT(nn.Module):
             logits for the next token (B, V), and the cache.
         """
         self._check_idx(prompt, "prompt")
-        logits, cache = self._run(prompt[:, -self.context_len:], None)
-        return logits[:, -1], cache
+        hidden, cache = self._run(prompt[:, -self.context_len:], None, last_only=True)
+        return self.head(hidden[:, -1]), cache                                  # (B, V)
 
     @torch.no_grad()
     def extend(self, tokens: torch.Tensor, cache: KVCache | None) -> tuple[torch.Tensor, KVCache]:
@@ -359,13 +441,14 @@ class GPT(nn.Module):
         if cache is not None and not isinstance(cache, KVCache):
             raise TypeError(f"cache must be a KVCache or None, got {type(cache).__name__}")
         length = 0 if cache is None else cache.length
-        if cache is not None and tokens.shape[0] != cache.tokens.shape[0]:
-            raise ValueError(f"tokens must have the cache's batch size {cache.tokens.shape[0]}, got shape "
+        if cache is not None and tokens.shape[0] != cache.batch_size:
+            raise ValueError(f"tokens must have the cache's batch size {cache.batch_size}, got shape "
                              f"{tuple(tokens.shape)}")
         if length + tokens.shape[1] > self.context_len:
             raise ValueError(f"extend: {length} cached + {tokens.shape[1]} new positions exceed "
                              f"context_len={self.context_len}")
-        return self._run(tokens, cache)
+        hidden, cache = self._run(tokens, cache)
+        return self.head(hidden), cache                                         # (B, T, V)
 
     @torch.no_grad()
     def step(self, tokens: torch.Tensor, cache: KVCache) -> tuple[torch.Tensor, KVCache]:
@@ -384,11 +467,11 @@ class GPT(nn.Module):
         """
         if not isinstance(cache, KVCache):
             raise TypeError(f"cache must be the KVCache from start() or step(), got {type(cache).__name__}")
-        B = cache.tokens.shape[0]
+        B = cache.batch_size
         check_ids("tokens", tokens, ndim=1)
         if tuple(tokens.shape) != (B,):
             raise ValueError(f"tokens must have shape (B,) = ({B},), got {tuple(tokens.shape)}")
         if cache.length >= self.context_len:
             return self.start(torch.cat([cache.tokens, tokens[:, None]], dim=1))
-        logits, cache = self._run(tokens[:, None], cache)
-        return logits[:, -1], cache
+        hidden, cache = self._run(tokens[:, None], cache)
+        return self.head(hidden[:, -1]), cache                                  # (B, V)
