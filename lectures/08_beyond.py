@@ -61,7 +61,7 @@ from arcourse.data import CharTokenizer, GarchProcess, NameBatches, load_names, 
 from arcourse.decoding import generate
 from arcourse.metrics.evaluation import exposure_bias
 from arcourse.models import (GPT, BigramConfig, BigramLM, CharRNN, CharRNNConfig, ContinuousAR, ContinuousARConfig,
-                             GPTConfig, LinearAR, WaveNet, WaveNetConfig, forecast, gaussian_nll)
+                             GPTConfig, KVCache, LinearAR, WaveNet, WaveNetConfig, forecast, gaussian_nll)
 from arcourse.training import ScheduledSampling
 from arcourse.decoding import SpeculativeStats, acceptance_probability, residual_distribution, speculative_generate
 from arcourse.metrics import chi_square_test
@@ -231,7 +231,10 @@ with torch.no_grad():
     for T in lengths:
         prompt = torch.randint(V, (1, T), generator=make_generator(0, device), device=device)
         for label, model in state_models.items():
-            memory[label].append(state_bytes(model.start(prompt)[1]))
+            state = model.start(prompt)[1]
+            if isinstance(state, KVCache):  # the positions read so far (its storage is reserved up to the context)
+                state = (state.keys, state.values, state.tokens)
+            memory[label].append(state_bytes(state))
 lstm_config, wave_config, gpt_config = (families[k].config for k in ("LSTM", "WaveNet", "GPT"))
 assert memory["LSTM"] == [2 * lstm_config.n_layers * lstm_config.d_hidden * 4] * len(lengths)
 assert memory["WaveNet"] == [wave_config.residual_channels * (wave_config.kernel_size - 1)
