@@ -32,6 +32,10 @@ def _limits(args: argparse.Namespace):
 
 
 def _grade(args: argparse.Namespace) -> int:
+    if args.submission.is_dir():     # a class: its workers' server imports the grader beside us
+        from arcourse.grading import _workers
+
+        _workers.start_early()
     from arcourse.grading import GraderError, SubmissionError, format_report, grade
     from arcourse.grading.report import gradescope_results, write_json
 

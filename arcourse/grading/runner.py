@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from arcourse.grading import _isolation
+from arcourse.grading import _isolation, _workers
 from arcourse.grading.sandbox import (Budget, GraderError, Limits, Sandbox, StudentCrash, StudentError,
                                       StudentTimeout, clean_text, font_list, keep_warm, prestart,
                                       stop_warming)
@@ -389,8 +389,6 @@ def grade_many(paths, *, jobs: int | None = None, exercise: str | None = None, c
     `paths`. Where the OS cannot isolate student code this raises GraderError, unless
     `no_isolation=True`.
     """
-    import multiprocessing
-
     why = isolation_problem()
     if why and not no_isolation:
         raise GraderError(NO_ISOLATION.format(why=why))
@@ -400,10 +398,10 @@ def grade_many(paths, *, jobs: int | None = None, exercise: str | None = None, c
     forbid = [str(Path(p).resolve()) for p in forbid]
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(paths) or 1))
     done: dict[Path, BatchEntry] = {}
-    # workers fork from a server that has imported the grader but never run torch; each keeps
-    # the sandbox of its next submission started while it grades the current one
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["arcourse.grading.runner", "hypothesis"])
+    # workers fork from a server that has imported the grader (_workers.py); each keeps the
+    # sandbox of its next submission started while it grades the current one
+    context = _workers.context()
+    _workers.start_early()      # its imports run while the font list is built
     fonts = font_list()
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=keep_warm,
                              initargs=(fonts,)) as pool:
