@@ -54,10 +54,10 @@ class CpuGroup:
     @classmethod
     def make(cls) -> "CpuGroup | None":
         name = f"arcourse-bench-{os.getpid()}"
-        for root, usage in ((Path("/sys/fs/cgroup/cpuacct"), cls._v1_usage), (Path("/sys/fs/cgroup"), cls._v2_usage)):
+        for root, marker, usage in ((Path("/sys/fs/cgroup/cpuacct"), "cpuacct.usage", cls._v1_usage),
+                                    (Path("/sys/fs/cgroup"), "cgroup.controllers", cls._v2_usage)):
             try:
-                if (root / "cgroup.procs").exists() and (root != Path("/sys/fs/cgroup") or
-                                                          (root / "cgroup.controllers").exists()):
+                if (root / marker).exists():
                     (root / name).mkdir()
                     return cls(root / name, usage)
             except OSError:

@@ -87,6 +87,9 @@ def zygote_main(sock_fd: int, font_fd: int = -1, font_name: str = "") -> None:
 _CHILD_FILTER: bytes | None = None     # the seccomp program each child loads (see _seccomp.py)
 
 
+_FONT_LIST_LIMIT = 8 << 20         # bytes of a font list a zygote reads
+
+
 def _copy_font_list(fd: int, name: str) -> None:
     """Write the grader's matplotlib font list (read from `fd`) into this sandbox's
     MPLCONFIGDIR, so that importing pyplot does not scan every font again."""
@@ -103,9 +106,6 @@ def _copy_font_list(fd: int, name: str) -> None:
             target.write(data)
     except OSError:   # only costs the scan
         pass
-
-
-_FONT_LIST_LIMIT = 8 << 20
 
 
 def _warm_up() -> None:

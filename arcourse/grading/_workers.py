@@ -19,7 +19,8 @@ def context() -> multiprocessing.context.ForkServerContext:
     return ctx
 
 
-def start_early() -> None:
-    """Start the fork server now, without waiting for its imports."""
-    context()
+def start_early() -> multiprocessing.context.ForkServerContext:
+    """Start the fork server now, without waiting for its imports; the workers' context."""
+    ctx = context()
     multiprocessing.forkserver.ensure_running()
+    return ctx

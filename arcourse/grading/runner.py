@@ -400,8 +400,7 @@ def grade_many(paths, *, jobs: int | None = None, exercise: str | None = None, c
     done: dict[Path, BatchEntry] = {}
     # workers fork from a server that has imported the grader (_workers.py); each keeps the
     # sandbox of its next submission started while it grades the current one
-    context = _workers.context()
-    _workers.start_early()      # its imports run while the font list is built
+    context = _workers.start_early()      # its imports run while the font list is built
     fonts = font_list()
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=keep_warm,
                              initargs=(fonts,)) as pool:
