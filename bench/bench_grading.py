@@ -5,10 +5,11 @@
 
 Sandbox overhead = a warm submission graded with the machine's isolation (bubblewrap, each
 submission's sandbox started ahead while the previous one is graded, as a batch's workers
-do) minus the same with none; also the time to start one sandbox (bubblewrap and the
-imports inside it). Cold = a fresh `arcourse grade` process (imports, the sandbox, the
-checks); warm = another submission graded in a process that already graded one; batch =
-`n` copies (half solutions, half untouched exercises) graded by `arcourse grade FOLDER --csv`.
+do) minus the same with none; also the time to start one more sandbox (with bubblewrap
+a fork of the worker's template entering namespaces of its own, `_nest.py`) and the
+template's own start (bubblewrap and the imports inside it, once per worker). Cold = a
+fresh `arcourse grade` process (imports, the sandbox, the checks); warm = another
+submission graded in a process that already graded one; batch = `n` copies (half solutions, half untouched exercises) graded by `arcourse grade FOLDER --csv`.
 """
 from __future__ import annotations
 
@@ -100,21 +101,28 @@ for _ in range(3):
     start = time.perf_counter()
     grade(solution, checks=checks)
     seconds.append(time.perf_counter() - start)
+hidden = next(iter(sandbox._templates), ())    # what the grades hid: their template, warm
 start = time.perf_counter()
-zygote = sandbox._Zygote(64)
+zygote = sandbox._Zygote(64, hidden)
 zygote.wait()
 boot = time.perf_counter() - start
 zygote.close()
-print(_isolation.mode(), statistics.median(seconds), boot)
+template = -1.0
+if sandbox._templates:      # a bwrap template: what its cold start costs a worker, once
+    start = time.perf_counter()
+    sandbox._Template(hidden).wait()
+    template = time.perf_counter() - start
+print(_isolation.mode(), statistics.median(seconds), boot, template)
 """
 
 
-def _warm(mode: str, solution: Path, checks: Path | None) -> tuple[str, float, float]:
-    """(mode, median warm seconds per submission, seconds to start one sandbox) in a fresh process."""
+def _warm(mode: str, solution: Path, checks: Path | None) -> tuple[str, float, float, float]:
+    """(mode, median warm seconds per submission, seconds to start one more sandbox, seconds
+    to start a template or -1 without one) in a fresh process."""
     env = {**os.environ, "ARCOURSE_ISOLATION": mode} if mode else dict(os.environ)
     out = subprocess.run([sys.executable, "-c", _WARM, str(solution), str(checks or "")], env=env,
                          check=True, capture_output=True, text=True).stdout.split()
-    return out[0], float(out[1]), float(out[2])
+    return out[0], float(out[1]), float(out[2]), float(out[3])
 
 
 def main() -> None:
@@ -129,11 +137,13 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (1 min)")
     print(f"exercise: {solution.name}" + (" (the toy exercise of tests/grading_toy)" if checks else ""))
 
-    mode, isolated, boot = _warm("", solution, checks)
-    _, bare, bare_boot = _warm("none", solution, checks)
+    mode, isolated, boot, template = _warm("", solution, checks)
+    _, bare, bare_boot, _ = _warm("none", solution, checks)
+    nested = (f" forked from the worker's template, whose own start took {template:.2f} s once"
+              if template >= 0 else "")
     print(f"sandbox ({mode}): {isolated - bare:+.2f} s per warm submission ({isolated:.2f} s isolated, "
-          f"{bare:.2f} s with none; median of 3); starting one sandbox takes {boot:.2f} s "
-          f"({bare_boot:.2f} s for a bare process), hidden while the previous submission is graded")
+          f"{bare:.2f} s with none; median of 3); starting one more sandbox takes {boot:.2f} s{nested} "
+          f"({bare_boot:.2f} s for a bare process with none), hidden while the previous submission is graded")
 
     cold, cpu = [], []
     for _ in range(2):

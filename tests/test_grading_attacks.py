@@ -301,6 +301,32 @@ def _attackers(world) -> dict[str, tuple[Path, set[str]]]:
     time.sleep(3)
     return {}"""}), {"bigram_counts"})
 
+    # look for other processes: only this student's own sandbox shows (its zygote, maybe the
+    # sandbox's init, and itself), never a classmate's, the grader or the machine's
+    out["scout"] = (variant(klass, "scout", {"bigram_counts": REFUSED_UNLESS + """
+    seen = []
+    for pid in range(1, 32768):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        except PermissionError:
+            pass
+        seen.append(pid)
+    if len(seen) > 3 or max(seen) != os.getpid():
+        got_through.append(f"sees {len(seen)} processes: {seen[:12]}")
+    try:
+        others = [name for name in os.listdir("/proc") if name.isdigit() and int(name) not in seen]
+    except OSError:
+        others = []
+    if others:
+        got_through.append(f"/proc lists {others[:12]}")
+    counts = {}
+    for a, b in zip(text, text[1:]):
+        counts[(a, b)] = counts.get((a, b), 0) + 1
+    report(got_through)
+    return counts"""}), set())
+
     # report injection: escapes and carriage returns in messages, a formula as the file name
     injected = klass / "=HYPERLINK(1).py"
     injected.write_text(variant(klass, "tmp_inject", {"softmax": """
@@ -344,7 +370,7 @@ def _result(batch, name):
 
 # ------------------------------------------------------------------ the assertions
 
-@pytest.mark.parametrize("name", ["procs", "thief", "vandal", "hog", "bomb", "killer", "=HYPERLINK(1)"])
+@pytest.mark.parametrize("name", ["procs", "thief", "vandal", "hog", "bomb", "killer", "scout", "=HYPERLINK(1)"])
 def test_each_attacker_scores_exactly_what_it_earned(batch, name):
     path, lost = batch["attackers"][name]
     _expect(_result(batch, name), lost)
@@ -368,8 +394,8 @@ def test_no_file_outside_the_sandboxes_was_created_changed_or_deleted(batch, wor
 
 
 def test_the_grader_survived_within_its_limits(batch):
-    # seven attackers and two classmates on two workers, each within its 90 s budget
-    assert batch["seconds"] < 9 * OS_ONLY.submission_seconds / 2
+    # eight attackers and two classmates on two workers, each within its 90 s budget
+    assert batch["seconds"] < 10 * OS_ONLY.submission_seconds / 2
     for name in ("procs", "vandal", "hog", "bomb"):
         assert _result(batch, name).seconds < OS_ONLY.submission_seconds
 
@@ -403,6 +429,41 @@ def test_report_injection_is_cleaned(batch, world, tmp_path):
     rows = {row["file"]: row for row in csv.DictReader(out.open())}
     assert "'=HYPERLINK(1).py" in rows and rows["'=HYPERLINK(1).py"]["student"] == "'=HYPERLINK(1)"
     assert "\x1b" not in out.read_text()
+
+
+def test_each_submission_gets_namespaces_of_its_own():
+    """Two submissions' sandboxes forked from one worker's template (`_nest.py`): every
+    namespace differs between them and from the template's."""
+    from arcourse.grading import sandbox
+
+    first, second = sandbox._Zygote(16), sandbox._Zygote(16)
+    try:
+        first.wait()
+        second.wait()
+        if first.template is None:
+            pytest.skip(f"this kernel refuses nested namespaces (one bubblewrap sandbox each): "
+                        f"{sandbox._template(()).wait()['problem']}")
+        assert second.template is first.template
+        template = first.template.wait()["namespaces"]
+        for kind in ("user", "pid", "net", "ipc", "uts", "mnt", "cgroup"):
+            assert len({first.namespaces[kind], second.namespaces[kind], template[kind]}) == 3, kind
+    finally:
+        first.close()
+        second.close()
+
+
+def test_where_nesting_is_refused_each_submission_gets_a_bubblewrap_sandbox_of_its_own():
+    """The fallback of a kernel without nested user namespaces (`sandbox.NESTED = False`
+    takes the same path): one bubblewrap sandbox per submission, which grades exactly."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from arcourse.grading import grade, sandbox; sandbox.NESTED = False; "
+            "zygote = sandbox._Zygote(16); zygote.wait(); alone = zygote.template is None and zygote.alive(); "
+            "zygote.close(); r = grade(sys.argv[1], checks=sys.argv[2]); print(alone, r.isolation, float(r.score))")
+    out = subprocess.run([sys.executable, "-c", code, str(SOLUTION), str(CHECKS)], capture_output=True, text=True,
+                         timeout=600)
+    assert out.stdout.split() == ["True", "bwrap", str(float(FULL))], out.stderr[-2000:]
 
 
 def test_csv_cells_cannot_start_formulas(tmp_path):

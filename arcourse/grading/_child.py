@@ -2,8 +2,10 @@
 
 A *zygote* process, one per submission, imports numpy, torch and arcourse once, then forks
 a fresh child whenever the grader asks (first, and again after a child was stopped). With
-`bwrap` isolation the zygote already lives in the submission's bubblewrap sandbox under its
-seccomp filter (see `_isolation.py`). Each child, before it runs a line of the student's
+`bwrap` isolation the zygote already lives in the submission's sandbox under its seccomp
+filter: a fork of the batch worker's template (`template_main`, which imported all this
+once) that entered namespaces of its own (`_nest.py`), or a bubblewrap sandbox of its own
+(see `_isolation.py`). Each child, before it runs a line of the student's
 code (`_child_main`): starts its own session, moves into the sandbox's writable folder (also
 its HOME and TMPDIR), closes every inherited descriptor but its two pipes and the log on
 stdout/stderr (line-buffered), drops to uid 65534 when the grader is root without a sandbox,
@@ -48,6 +50,12 @@ def zygote_main(sock_fd: int, font_fd: int = -1, font_name: str = "") -> None:
     """Import the heavy modules once, then fork a child per `spawn` request from the grader
     on the socket `sock_fd`. The zygote serves one submission (in its sandbox, when there is
     one) and ends, taking its children with it, when the grader closes the socket."""
+    failed = _preload(font_fd, font_name)
+    _serve(socket.socket(fileno=sock_fd), {"preload_failed": failed})
+
+
+def _preload(font_fd: int, font_name: str) -> list[str]:
+    """Import `_PRELOAD`, warm up and build the child's seccomp filter; what failed."""
     import importlib
 
     failed = []
@@ -70,9 +78,12 @@ def zygote_main(sock_fd: int, font_fd: int = -1, font_name: str = "") -> None:
         failed.append(f"seccomp: {type(err).__name__}: {err}")
     gc.freeze()     # what is loaded now is never collected: a child's collections then leave
     #                 those pages shared instead of touching (and copying) all of them
-    owner = socket.socket(fileno=sock_fd)
-    send_message(owner, {"ready": True, "pid": os.getpid(), "preload_failed": failed,
-                         "seccomp": _CHILD_FILTER is not None})
+    return failed
+
+
+def _serve(owner: socket.socket, ready: dict) -> None:
+    """The zygote's loop: say ready, fork children on request, end with the socket."""
+    send_message(owner, {"ready": True, "pid": os.getpid(), "seccomp": _CHILD_FILTER is not None, **ready})
     sys.stdout.flush()
     children: set[int] = set()
     while _answer(owner, children):
@@ -84,28 +95,143 @@ def zygote_main(sock_fd: int, font_fd: int = -1, font_name: str = "") -> None:
     os._exit(0)     # nothing left to clean up: skip the interpreter's finalisation (a second with torch)
 
 
+# --------------------------------------------------------------------------- template
+
+def template_main(sock_fd: int, font_fd: int = -1, font_name: str = "") -> None:
+    """The warm process of a batch worker's bubblewrap sandbox (see `_nest.py`): import
+    once, then on each `sandbox` request fork a keeper that enters new namespaces and starts
+    that submission's zygote, connected to the grader by the socket sent with the request.
+    Ends, with every keeper, when the grader closes `sock_fd`."""
+    from arcourse.grading import _nest, _seccomp
+
+    failed = _preload(font_fd, font_name)
+    try:
+        zygote_filter = _seccomp.program()
+    except (OSError, AttributeError, TypeError, OverflowError):
+        zygote_filter = None
+    owner = socket.socket(fileno=sock_fd)
+    # without a filter a student could make user namespaces of their own (the template may): no nesting then
+    problem = "no seccomp filter here" if zygote_filter is None else _try_nesting()
+    send_message(owner, {"ready": True, "nested": not problem, "problem": problem, "preload_failed": failed,
+                         "namespaces": _nest.namespaces()})
+    keepers: set[int] = set()
+    while True:
+        try:
+            request, fds = recv_message(owner, max_fds=2)
+        except (OSError, ValueError):
+            break
+        if request is None:
+            break
+        if request.get("op") == "sandbox" and len(fds) == 2:
+            try:
+                pid = _fork_keeper(fds[0], fds[1], request, zygote_filter)
+            except OSError as err:
+                send_message(owner, {"error": f"cannot start a sandbox: {err}"})
+            else:
+                keepers.add(pid)
+                send_message(owner, {"pid": pid})
+        elif request.get("op") == "end":
+            pid = request.get("pid")
+            status = _reap(pid, float(request.get("grace", 0))) if pid in keepers else None
+            keepers.discard(pid)
+            send_message(owner, {"status": status})
+        for fd in fds:
+            os.close(fd)
+    for pid in keepers:
+        _reap(pid, grace=0.0)
+    os._exit(0)
+
+
+def _try_nesting() -> str:
+    """Whether a fork can enter namespaces of its own here ("" when it can, else why)."""
+    from arcourse.grading import _nest
+
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _nest.enter(os.getcwd(), 1)
+            os.close(_nest.seal())
+            os._exit(0)
+        except BaseException as err:  # noqa: BLE001 - the reason travels as the exit code
+            os._exit(3 if isinstance(err, OSError) else 4)
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    return "" if code == 0 else f"this kernel refuses nested user namespaces here (exit {code})"
+
+
+def _fork_keeper(zygote_fd: int, log_fd: int, request: dict, zygote_filter: bytes | None) -> int:
+    """Fork the keeper of one submission: it enters new namespaces, forks the zygote (pid 1
+    there), waits for it and leaves with it. Returns the keeper's pid."""
+    from arcourse.grading import _nest
+
+    template = os.getpid()
+    pid = os.fork()
+    if pid != 0:
+        return pid
+    try:
+        _nest.die_with_parent(template)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        for fd in _open_fds():
+            if fd not in (0, 1, 2, zygote_fd):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        _nest.enter(request["folder"], int(request["folder_mb"]))
+        _write_font_list()
+        zygote = os.fork()
+        if zygote == 0:
+            _nest.die_with_parent(os.getppid())
+            global _STATUS_FD
+            names = _nest.namespaces()
+            _STATUS_FD = _nest.seal()
+            if zygote_filter is not None:
+                from arcourse.grading import _seccomp
+
+                _seccomp.install(zygote_filter)
+            _serve(socket.socket(fileno=zygote_fd), {"nested": True, "namespaces": names})
+        os.close(zygote_fd)
+        os._exit(max(0, os.waitstatus_to_exitcode(os.waitpid(zygote, 0)[1])))
+    except BaseException as err:  # noqa: BLE001 - nothing of the template's loop may go on here
+        print(f"the submission's sandbox could not be set up: {type(err).__name__}: {err}", flush=True)
+    finally:
+        os._exit(71)
+
+
 _CHILD_FILTER: bytes | None = None     # the seccomp program each child loads (see _seccomp.py)
+_STATUS_FD = -1       # in a nested sandbox, the zygote's /proc/self/status opened before /proc was hidden
 
 
 _FONT_LIST_LIMIT = 8 << 20         # bytes of a font list a zygote reads
 
 
 def _copy_font_list(fd: int, name: str) -> None:
-    """Write the grader's matplotlib font list (read from `fd`) into this sandbox's
-    MPLCONFIGDIR, so that importing pyplot does not scan every font again."""
+    """Keep the grader's matplotlib font list (read from `fd`) and write it into this
+    sandbox's MPLCONFIGDIR, so that importing pyplot does not scan every font again."""
+    global _FONT_LIST
     if fd < 0:
         return
     with os.fdopen(fd, "rb") as source:
         data = source.read(_FONT_LIST_LIMIT)
+    if re.fullmatch(r"fontlist-v[0-9.]+\.json", name):
+        _FONT_LIST = (name, data)
+        _write_font_list()
+
+
+def _write_font_list() -> None:
+    """Write the kept font list into MPLCONFIGDIR (again in each nested sandbox's own folder)."""
     folder = os.environ.get("MPLCONFIGDIR", "")
-    if not folder or not re.fullmatch(r"fontlist-v[0-9.]+\.json", name):
+    if not folder or _FONT_LIST is None:
         return
     try:
         os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, name), "wb") as target:
-            target.write(data)
+        with open(os.path.join(folder, _FONT_LIST[0]), "wb") as target:
+            target.write(_FONT_LIST[1])
     except OSError:   # only costs the scan
         pass
+
+
+_FONT_LIST: tuple[str, bytes] | None = None
 
 
 def _warm_up() -> None:
@@ -227,7 +353,7 @@ def _child_main(requests_fd: int, results_fd: int, config: dict) -> None:
     folder = config["folder"]
     os.chdir(folder)
     # stdout and stderr are the zygote's: a log file the grader holds (see sandbox.output_tail)
-    keep = {0, 1, 2, requests_fd, results_fd}
+    keep = {0, 1, 2, requests_fd, results_fd, _STATUS_FD}
     for fd in _open_fds():
         if fd not in keep:
             try:
@@ -284,12 +410,17 @@ def _set_memory_limit(megabytes: int) -> None:
 
     in_use = 0
     try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmSize:"):
-                    in_use = int(line.split()[1]) * 1024
+        if _STATUS_FD >= 0:     # a nested sandbox: no /proc, the zygote's status (this child's at its fork)
+            text = os.pread(_STATUS_FD, 1 << 16, 0).decode()
+            os.close(_STATUS_FD)
+        else:
+            with open("/proc/self/status") as status:
+                text = status.read()
     except OSError:
         return      # no /proc (macOS): the limit would not be enforced there anyway
+    for line in text.splitlines():
+        if line.startswith("VmSize:"):
+            in_use = int(line.split()[1]) * 1024
     limit = in_use + megabytes * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
@@ -356,6 +487,7 @@ def _make_audit_hook(folder: str, forbidden: list[str]):
              _forbidden=frozenset(i for i in map(ident, forbidden) if i is not None),
              _proc=ident("/proc"), _self=ident(f"/proc/{own_pid}"), _null=ident("/dev/null"), _pid=own_pid,
              _names=tuple(f.rstrip("/") for f in forbidden), _normpath=os.path.normpath, _getcwd=os.getcwd,
+             _own=f"/proc/{own_pid}/", _digits=frozenset("0123456789"),
              _write_flags=os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND):
         if event not in _watched:
             return
@@ -429,6 +561,10 @@ def _make_audit_hook(folder: str, forbidden: list[str]):
                 if named == name or named.startswith(name + "/"):
                     raise _denied(f"the grader does not allow access to {path!r:.120} (the solutions and the "
                                   "checks are off limits)")
+            # another process by name (a nested sandbox has no /proc at all)
+            if (named.startswith("/proc/") and _len(named) > 6 and named[6] in _digits
+                    and not (named + "/").startswith(_own)):
+                raise _denied(f"the grader does not allow looking into other processes ({path!r:.80})")
             is_dir = info is not None and _isdir(info.st_mode)
             if os_open and is_dir:
                 # a folder's descriptor could serve as dir_fd, which the open event does not show
@@ -627,5 +763,6 @@ class Server:
 
 
 def main() -> None:
-    """Entry point of the zygote: `python -I -c ... SOCKET_FD ROOT`."""
-    zygote_main(int(sys.argv[1]), int(sys.argv[3]), sys.argv[4])
+    """Entry point: `python -I -c ... SOCKET_FD ROOT FONT_FD FONT_NAME [template]`."""
+    start = template_main if sys.argv[5:] == ["template"] else zygote_main
+    start(int(sys.argv[1]), int(sys.argv[3]), sys.argv[4])

@@ -2,14 +2,18 @@
 
 Three modes, the strongest the machine allows (`mode()`; `ARCOURSE_ISOLATION` forces one):
 
-- `bwrap`: each submission gets its own bubblewrap sandbox. New user, pid, network, ipc,
-  uts, cgroup and mount namespaces; inside, uid and gid 65534; an empty root holding
-  read-only binds of exactly the interpreter, its standard library, the site-packages, the
-  shared libraries and the `arcourse` package with its checks folder (and any forbidden
-  folder inside a bound one) hidden under an empty folder; a private size-limited tmpfs as
-  the only writable folder (`/submission`, also HOME, TMPDIR and the working folder); a minimal `/dev`, its
-  own `/proc`, no network but loopback, `--die-with-parent`, `--new-session`, and the seccomp
-  filter of `_seccomp.py`. When the grader is root, bubblewrap itself runs as uid 65534
+- `bwrap`: a bubblewrap sandbox: new user, pid, network, ipc, uts, cgroup and mount
+  namespaces; inside, uid and gid 65534; an empty root holding read-only binds of exactly
+  the interpreter, its standard library, the site-packages, the shared libraries and the
+  `arcourse` package with its checks folder (and any forbidden folder inside a bound one)
+  hidden under an empty folder; a private size-limited tmpfs as the only writable folder
+  (`/submission`, also HOME, TMPDIR and the working folder); a minimal `/dev`, its own
+  `/proc`, no network but loopback, `--die-with-parent`, `--new-session`, and the seccomp
+  filter of `_seccomp.py`. One such sandbox per batch worker holds the template
+  (`Launch(..., nest=True)`: it may make user namespaces, and has no filter of its own),
+  and each submission's sandbox is a fork of it with namespaces, folders and filter of its
+  own (`_nest.py`); where the kernel refuses that, each submission gets a bubblewrap
+  sandbox of its own. When the grader is root, bubblewrap itself runs as uid 65534
   where uid 65534 can reach every bound file (the sandbox is then unprivileged outside
   too); otherwise as root, with every capability dropped inside. Either way the student's
   process can neither fork nor exec (its own seccomp filter), so process limits hold.
@@ -111,8 +115,19 @@ def _empty_folder() -> str:
     """An empty, read-only folder (for this process's lifetime) laid over what must stay hidden."""
     folder = tempfile.mkdtemp(prefix="arcourse-empty-")
     os.chmod(folder, 0o555)
-    atexit.register(os.rmdir, folder)
+    atexit.register(remove_empty_folder)
     return folder
+
+
+def remove_empty_folder() -> None:
+    """Remove this process's empty folder, if it made one (at exit; a batch worker, which
+    leaves without running `atexit`, calls it itself)."""
+    if _empty_folder.cache_info().currsize:
+        try:
+            os.rmdir(_empty_folder())
+        except OSError:
+            pass
+        _empty_folder.cache_clear()
 
 
 def _readable_sources() -> list[str]:
@@ -157,8 +172,8 @@ class Launch:
     are closed on leaving, once bwrap has started and taken its own copies.
     """
 
-    def __init__(self, tmp_mb: int, hidden=()):
-        self.tmp_mb = tmp_mb
+    def __init__(self, tmp_mb: int, hidden=(), nest: bool = False):
+        self.tmp_mb, self.nest = tmp_mb, nest
         self.fds: list[int] = []
         self.args: list[str] = []
         self._build([str(Path(p).resolve()) for p in hidden])
@@ -170,8 +185,10 @@ class Launch:
 
     def _build(self, hidden: list[str]) -> None:
         a = self.args
-        a += ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--uid", str(NOBODY), "--gid",
-              str(NOBODY), "--die-with-parent", "--new-session", "--clearenv"]
+        # a template (`nest`) forks sandboxes with namespaces of their own: it may make user
+        # namespaces, and its forks load the seccomp filter themselves once inside (`_nest.py`)
+        a += ["bwrap", "--unshare-all", "--unshare-user", *([] if self.nest else ["--disable-userns"]), "--uid",
+              str(NOBODY), "--gid", str(NOBODY), "--die-with-parent", "--new-session", "--clearenv"]
         for name, value in (("HOME", WORKDIR), ("TMPDIR", WORKDIR), ("PATH", "/usr/bin:/bin"), ("LANG", "C.UTF-8"),
                             ("MPLBACKEND", "Agg"), ("MPLCONFIGDIR", WORKDIR + "/.matplotlib"),
                             ("CUDA_VISIBLE_DEVICES", ""), ("PYTHONDONTWRITEBYTECODE", "1"), ("OMP_NUM_THREADS", "1")):
@@ -192,7 +209,7 @@ class Launch:
                 a += ["--ro-bind-fd", self._fd(_empty_folder()), folder]
         a += ["--proc", "/proc", "--dev", "/dev", "--size", str(1 << 20), "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
               "--size", str(self.tmp_mb << 20), "--tmpfs", WORKDIR, "--chdir", WORKDIR, "--remount-ro", "/"]
-        program = seccomp_program()
+        program = None if self.nest else seccomp_program()
         if program is not None:
             read, write = os.pipe()
             os.write(write, program)          # a few hundred bytes: fits the pipe's buffer

@@ -130,30 +130,158 @@ def _student_exception(kind: str, builtin: bool) -> type:
 _REPLY_SECONDS = 30.0        # a zygote that takes longer to answer a spawn or reap is stopped
 
 
+def _boot(sock_fd: int, fonts: int, *extra: str) -> list[str]:
+    """The command line of a sandbox's first process (a zygote, or with "template" a template)."""
+    return [sys.executable, "-I", "-c", _BOOT, str(sock_fd), str(_PACKAGE_ROOT), str(fonts),
+            os.path.basename(_font_list or ""), *extra]
+
+
+def _open_font_list() -> int:
+    return os.open(_font_list, os.O_RDONLY | os.O_CLOEXEC) if _font_list else -1
+
+
+class _Template:
+    """The warm process of one batch worker's bubblewrap sandbox (`_nest.py`): it imports
+    once and forks every submission's sandbox, each with namespaces of its own, so that a
+    submission skips the seconds of imports. Its own output goes to a file the grader holds."""
+
+    def __init__(self, hidden: tuple[str, ...]):
+        self.hidden = hidden
+        self.folder = Path(tempfile.mkdtemp(prefix="arcourse-template-"))
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        fonts = _open_font_list()
+        with open(self.folder / "output.txt", "wb") as log, _isolation.Launch(8, hidden, nest=True) as launch:
+            self.process = subprocess.Popen(launch.command(_boot(theirs.fileno(), fonts, "template")),
+                                            pass_fds=[theirs.fileno(), *launch.fds, *([fonts] if fonts >= 0 else [])],
+                                            env={"PATH": "/usr/bin:/bin"}, stdin=subprocess.DEVNULL, stdout=log,
+                                            stderr=log, start_new_session=True, **launch.popen_user())
+        theirs.close()
+        if fonts >= 0:
+            os.close(fonts)
+        self.sock = ours
+        self.sock.settimeout(300)
+        self.ready: dict | None = None
+
+    def wait(self) -> dict:
+        """Its ready message (blocks while it imports): "nested" says whether it can fork sandboxes."""
+        if self.ready is None:
+            try:
+                ready, _ = recv_message(self.sock)
+            except (OSError, ValueError):
+                ready = None
+            if type(ready) is not dict or ready.get("ready") is not True:
+                tail = (self.folder / "output.txt").read_text(errors="replace")[-2000:]
+                raise GraderError(f"the sandbox template did not start: {clean_text(tail).strip() or '(no output)'}")
+            self.ready = ready
+            self.sock.settimeout(_REPLY_SECONDS)
+        return self.ready
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def fork(self, folder_mb: int, zygote_sock: socket.socket, log_fd: int) -> int:
+        """A new submission sandbox whose zygote talks on `zygote_sock`; the keeper's pid."""
+        try:
+            send_message(self.sock, {"op": "sandbox", "folder": _isolation.WORKDIR, "folder_mb": folder_mb},
+                         [zygote_sock.fileno(), log_fd])
+            reply = recv_message(self.sock)[0]
+        except (OSError, ValueError) as err:
+            self.close()
+            raise GraderError(f"the sandbox template stopped answering ({err})") from None
+        if type(reply) is not dict or type(reply.get("pid")) is not int:
+            raise GraderError(f"could not start a sandbox: {clean_text(str(reply))[:300]}")
+        return reply["pid"]
+
+    def end(self, keeper: int, grace: float) -> None:
+        """Stop a submission's sandbox (its keeper, and with it everything in it)."""
+        try:
+            send_message(self.sock, {"op": "end", "pid": keeper, "grace": grace})
+            recv_message(self.sock)
+        except (OSError, ValueError):
+            self.close()
+
+    def close(self) -> None:
+        self.sock.close()
+        try:
+            self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_templates: dict[tuple[str, ...], _Template] = {}     # this process's, by the folders they hide
+_templates_owner = 0
+NESTED = True      # fork bwrap sandboxes from a template where the kernel allows (False: one bwrap each)
+
+
+def _template(hidden: tuple[str, ...]) -> _Template | None:
+    """This process's template for `hidden`, started if needed; None where it cannot nest."""
+    global _templates_owner
+    if not NESTED or _isolation.mode() != "bwrap":
+        return None
+    if _templates_owner != os.getpid():        # a forked worker: its parent's templates are not its own
+        _templates.clear()
+        _templates_owner = os.getpid()
+    template = _templates.get(hidden)
+    if template is not None and not template.alive():
+        template.close()
+        template = None
+    if template is None:
+        template = _templates[hidden] = _Template(hidden)
+    return template
+
+
+@atexit.register
+def _stop_templates() -> None:
+    if _templates_owner == os.getpid():
+        for template in _templates.values():
+            template.close()
+        _templates.clear()
+
+
 class _Zygote:
     """A warm process (numpy, torch, arcourse imported) that forks the children of ONE
     submission; with `bwrap` isolation it lives inside that submission's sandbox, so nothing
-    is shared between students. Its stdout and stderr, and its children's, go to `log`, a
-    file the grader holds."""
+    is shared between students: forked by this worker's template with namespaces of its own
+    (`_nest.py`), or, where the kernel refuses nested namespaces, a bubblewrap sandbox of its
+    own. Its stdout and stderr, and its children's, go to `log`, a file the grader holds."""
 
     def __init__(self, tmp_mb: int, hidden: tuple[str, ...] = ()):
         if not hasattr(os, "fork"):
             raise GraderError("the grader's sandbox needs Linux or macOS (on Windows, use WSL)")
         self.mode = _isolation.mode()
         self.key = (self.mode, tmp_mb, hidden)
+        self.tmp_mb, self.hidden = tmp_mb, hidden
         self.process: subprocess.Popen | None = None
+        self.template: _Template | None = None
+        self.keeper = 0              # with a template: the pid (in its namespace) of the sandbox's keeper
         self.folder = Path(tempfile.mkdtemp(prefix="arcourse-sandbox-"))
         self.log = self.folder / "output.txt"
+        self.log.touch()
+        self.ready = False           # its imports run while the grader goes on (see `wait`)
+        self.filtered = False        # whether its children run under the seccomp filter
+        self.spawned = 0             # children started so far
+        self.namespaces: dict = {}   # its namespaces, as a nested zygote reports them (`_nest.namespaces`)
+        self.template = _template(hidden)
+        self.sock: socket.socket | None = None
+        if self.template is None:
+            self._start_alone()
+        elif self.template.ready is not None:
+            self._start_nested()        # a warm template: the sandbox is set up while the grader goes on
+        if self.mode == "bwrap":
+            self.workdir = _isolation.WORKDIR
+
+    def _start_alone(self) -> None:
+        """Start the zygote as a process of its own (in its own bubblewrap sandbox with `bwrap`)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        fonts = os.open(_font_list, os.O_RDONLY | os.O_CLOEXEC) if _font_list else -1
-        boot = [sys.executable, "-I", "-c", _BOOT, str(theirs.fileno()), str(_PACKAGE_ROOT), str(fonts),
-                os.path.basename(_font_list or "")]
+        fonts = _open_font_list()
+        boot = _boot(theirs.fileno(), fonts)
         extra_fds = [fonts] if fonts >= 0 else []
         with open(self.log, "wb") as log:
             common = dict(stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
             if self.mode == "bwrap":
-                self.workdir = _isolation.WORKDIR
-                with _isolation.Launch(tmp_mb, hidden) as launch:
+                with _isolation.Launch(self.tmp_mb, self.hidden) as launch:
                     self.process = subprocess.Popen(launch.command(boot), pass_fds=[theirs.fileno(), *launch.fds,
                                                                                     *extra_fds],
                                                     env={"PATH": "/usr/bin:/bin"}, **common, **launch.popen_user())
@@ -174,14 +302,29 @@ class _Zygote:
             os.close(fd)
         self.sock = ours
         self.sock.settimeout(300)
-        self.ready = False           # its imports run while the grader goes on (see `wait`)
-        self.filtered = False        # whether its children run under the seccomp filter
-        self.spawned = 0             # children started so far
+
+    def _start_nested(self) -> None:
+        """Ask the template for this submission's sandbox, or start alone where it cannot nest."""
+        if not self.template.wait().get("nested"):
+            self.template = None
+            self._start_alone()
+            return
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        log = os.open(self.log, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+        try:
+            self.keeper = self.template.fork(self.tmp_mb, theirs, log)
+        finally:
+            theirs.close()
+            os.close(log)
+        self.sock = ours
+        self.sock.settimeout(300)
 
     def wait(self) -> None:
         """Block until the zygote has imported what it preloads."""
         if self.ready:
             return
+        if self.sock is None:
+            self._start_nested()
         try:
             ready, _ = recv_message(self.sock)
         except (OSError, ValueError):
@@ -189,6 +332,7 @@ class _Zygote:
         if type(ready) is not dict or ready.get("ready") is not True:
             raise GraderError(f"the sandbox process did not start: {self._log_tail()}")
         self.ready, self.filtered = True, ready.get("seccomp") is True
+        self.namespaces = ready.get("namespaces") or {}
         self.sock.settimeout(_REPLY_SECONDS)
 
     def _log_tail(self) -> str:
@@ -198,7 +342,22 @@ class _Zygote:
             return "(no log)"
 
     def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        if self.process is not None:
+            return self.process.poll() is None
+        if self.template is None or not self.template.alive():
+            return False
+        if self.sock is None:
+            return True        # not asked for yet: the template will fork it
+        events = select.poll()
+        events.register(self.sock, select.POLLIN)
+        if not events.poll(0):
+            return True
+        try:       # readable while no request is out: the zygote has gone (end of stream)
+            return self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
 
     def spawn(self, config: dict) -> tuple[int, int, int]:
         """A new child: (pid, fd to write requests, fd to read results)."""
@@ -228,14 +387,21 @@ class _Zygote:
             return None
 
     def kill(self) -> None:
-        if self.alive():
+        if self.keeper:
+            self.template.end(self.keeper, 0.0)
+            self.keeper, self.template = 0, None      # gone: `alive` says so at once
+        elif self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
 
     def close(self) -> None:
         """End the zygote and its children (closing its socket makes it leave), and remove
         its folder."""
-        self.sock.close()
+        if self.sock is not None:
+            self.sock.close()
+        if self.keeper:
+            self.template.end(self.keeper, 2.0)
+            self.keeper = 0
         if self.process is not None:
             try:
                 self.process.wait(timeout=2)
@@ -268,10 +434,21 @@ def prestart(tmp_mb: int | None = None, hidden=()) -> None:
 
 def keep_warm(fonts: str | None = None) -> None:
     """From now on, always keep a zygote started ahead (the workers of a batch), and hand
-    each one the font list `fonts` (from `font_list`), if given."""
+    each one the font list `fonts` (from `font_list`), if given. A batch worker leaves
+    without running `atexit`: its sandboxes, template and folders are removed at its exit
+    through multiprocessing's own finaliser instead."""
     global _keep_warm, _font_list
+    from multiprocessing import util
+
     _keep_warm = True
     _font_list = fonts or _font_list
+    util.Finalize(None, _leave_worker, exitpriority=10)
+
+
+def _leave_worker() -> None:
+    _stop_spare()
+    _stop_templates()
+    _isolation.remove_empty_folder()
 
 
 def stop_warming() -> None:
@@ -316,8 +493,10 @@ def _take_zygote(tmp_mb: int, hidden: tuple[str, ...]) -> _Zygote:
 
 @atexit.register
 def _stop_spare() -> None:
+    global _spare
     if _spare is not None and _spare_owner == os.getpid():
         _spare.close()
+        _spare = None
 
 
 # --------------------------------------------------------------------------- proxies
