@@ -213,6 +213,7 @@ class _Template:
 _templates: dict[tuple[str, ...], _Template] = {}     # this process's, by the folders they hide
 _templates_owner = 0
 NESTED = True      # fork bwrap sandboxes from a template where the kernel allows (False: one bwrap each)
+_MAX_TEMPLATES = 2      # a process that grades with other hidden folders (tests, several courses) keeps two
 
 
 def _template(hidden: tuple[str, ...]) -> _Template | None:
@@ -223,12 +224,15 @@ def _template(hidden: tuple[str, ...]) -> _Template | None:
     if _templates_owner != os.getpid():        # a forked worker: its parent's templates are not its own
         _templates.clear()
         _templates_owner = os.getpid()
-    template = _templates.get(hidden)
+    template = _templates.pop(hidden, None)
     if template is not None and not template.alive():
         template.close()
         template = None
     if template is None:
-        template = _templates[hidden] = _Template(hidden)
+        while len(_templates) >= _MAX_TEMPLATES:      # the least recently used goes (a few hundred MB each)
+            _templates.pop(next(iter(_templates))).close()
+        template = _Template(hidden)
+    _templates[hidden] = template                     # now the most recently used
     return template
 
 
