@@ -171,12 +171,7 @@ def _fork_keeper(zygote_fd: int, log_fd: int, request: dict, zygote_filter: byte
         _nest.die_with_parent(template)
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
-        for fd in _open_fds():
-            if fd not in (0, 1, 2, zygote_fd):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        _close_fds_but({0, 1, 2, zygote_fd})
         _nest.enter(request["folder"], int(request["folder_mb"]))
         _write_font_list()
         zygote = os.fork()
@@ -353,13 +348,7 @@ def _child_main(requests_fd: int, results_fd: int, config: dict) -> None:
     folder = config["folder"]
     os.chdir(folder)
     # stdout and stderr are the zygote's: a log file the grader holds (see sandbox.output_tail)
-    keep = {0, 1, 2, requests_fd, results_fd, _STATUS_FD}
-    for fd in _open_fds():
-        if fd not in keep:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+    _close_fds_but({0, 1, 2, requests_fd, results_fd, _STATUS_FD})
     sys.stdout.reconfigure(line_buffering=True)     # the last line before a crash reaches the log
     sys.stderr.reconfigure(line_buffering=True)
     os.environ.clear()
@@ -394,6 +383,15 @@ _MAX_FILES = 256          # open descriptors
 _MAX_THREADS = 128        # RLIMIT_NPROC: the child cannot fork (seccomp), this bounds threads
 
 
+def _close_fds_but(keep: set[int]) -> None:
+    for fd in _open_fds():
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
 def _open_fds() -> list[int]:
     for folder in ("/proc/self/fd", "/dev/fd"):        # Linux, macOS
         try:
@@ -426,11 +424,11 @@ def _set_memory_limit(megabytes: int) -> None:
 
 
 def _die_with_parent() -> None:
-    """PR_SET_PDEATHSIG: the kernel kills this child if the zygote dies."""
-    import ctypes
+    """PR_SET_PDEATHSIG: the kernel kills this child if the zygote dies (Linux; not on macOS)."""
+    from arcourse.grading import _nest
 
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+        _nest.die_with_parent(os.getppid())
     except (OSError, AttributeError):
         pass
 

@@ -258,7 +258,6 @@ class _Zygote:
         self.key = (self.mode, tmp_mb, hidden)
         self.tmp_mb, self.hidden = tmp_mb, hidden
         self.process: subprocess.Popen | None = None
-        self.template: _Template | None = None
         self.keeper = 0              # with a template: the pid (in its namespace) of the sandbox's keeper
         self.folder = Path(tempfile.mkdtemp(prefix="arcourse-sandbox-"))
         self.log = self.folder / "output.txt"
@@ -267,7 +266,7 @@ class _Zygote:
         self.filtered = False        # whether its children run under the seccomp filter
         self.spawned = 0             # children started so far
         self.namespaces: dict = {}   # its namespaces, as a nested zygote reports them (`_nest.namespaces`)
-        self.template = _template(hidden)
+        self.template: _Template | None = _template(hidden)
         self.sock: socket.socket | None = None
         if self.template is None:
             self._start_alone()
