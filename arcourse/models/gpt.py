@@ -145,11 +145,10 @@ class CausalSelfAttention(nn.Module):
         B, T, C = x.shape
         S = start
         qkv = self._heads(x)                                                    # (3, B, N, T, D)
-        if store is None:  # one unbind: its backward stacks the three gradients in one op
-            q, k, v = qkv.unbind(0)                                             # (B, N, T, D)
-        else:
+        q, k, v = qkv.unbind(0)  # one unbind, one stack in backward                  # (B, N, T, D)
+        if store is not None:
             store.narrow(3, S, T).copy_(qkv[1:])
-            q, (k, v) = qkv[0], store.narrow(3, 0, S + T).unbind(0)             # (B, N, T, D), (B, N, S + T, D)
+            k, v = store.narrow(3, 0, S + T).unbind(0)                          # (B, N, S + T, D)
         if last_only:  # the last query sees every key: no mask
             q, T = q[:, :, -1:], 1                                              # (B, N, 1, D)
         mask, causal = None, S == 0 and T > 1
