@@ -65,7 +65,9 @@ class TopK:
 
     def __call__(self, logits: torch.Tensor) -> torch.Tensor:  # (B, V) -> (B, V)
         _check_logits(logits, "TopK")
-        k = min(self.k, logits.shape[-1])
+        k = self.k
+        if k >= logits.shape[-1]:  # every token is among the k largest: nothing to drop
+            return logits.clone()  # a new tensor, as from every processor
         order = logits.argsort(dim=-1, descending=True, stable=True)  # ties: lower id first
         keep = torch.zeros_like(logits, dtype=torch.bool).scatter(-1, order[:, :k], True)
         return logits.masked_fill(~keep, float("-inf"))
