@@ -302,6 +302,38 @@ def test_dropout_only_in_training():
     assert torch.equal(model(idx), model(idx))
 
 
+@pytest.mark.parametrize("bias", [True, False])
+def test_one_token_step_matches_the_full_pass_and_leaves_onednn_as_found(bias):
+    """`step`'s lean one-token path (bare tensor ops, oneDNN off meanwhile) gives the logits
+    of a full pass, and restores the oneDNN switch whether it was on or off."""
+    model = _model(seed=4, bias=bias, n_layers=2)
+    idx = torch.randint(0, 11, (3, 9))
+    full = model(idx)
+    before = torch.backends.mkldnn.enabled
+    try:
+        for switch in (True, False):
+            torch.backends.mkldnn.enabled = switch
+            _, cache = model.start(idx[:, :1])
+            for t in range(1, 9):
+                logits, cache = model.step(idx[:, t], cache)
+                torch.testing.assert_close(logits, full[:, t], atol=1e-5, rtol=0)
+            assert torch.backends.mkldnn.enabled is switch
+    finally:
+        torch.backends.mkldnn.enabled = before
+
+
+def test_step_in_training_mode_applies_dropout():
+    """With dropout on (train mode), a step drops units as `forward` does; in eval mode it is
+    repeatable."""
+    torch.manual_seed(0)
+    model = GPT(GPTConfig.tiny(vocab_size=11, context_len=12, dropout=0.5)).train()
+    _, cache = model.start(torch.randint(0, 11, (2, 4)))
+    token = torch.tensor([1, 2])
+    assert not torch.equal(model.step(token, cache)[0], model.step(token, cache)[0])
+    model.eval()
+    assert torch.equal(model.step(token, cache)[0], model.step(token, cache)[0])
+
+
 def test_config_validation_and_presets():
     for bad, match in [(dict(d_model=30, n_heads=4), "divisible"), (dict(dropout=1.0), "dropout"),
                        (dict(positional="rope"), "positional"), (dict(n_layers=0), "n_layers"),
